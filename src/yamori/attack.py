@@ -1,0 +1,47 @@
+"""MITRE ATT&CK names from Sigma tags (``attack.<tactic>``, ``attack.tNNNN[.NNN]``)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+TACTICS: dict[str, str] = {
+    "reconnaissance": "Reconnaissance",
+    "resource-development": "Resource Development",
+    "initial-access": "Initial Access",
+    "execution": "Execution",
+    "persistence": "Persistence",
+    "privilege-escalation": "Privilege Escalation",
+    "defense-evasion": "Defense Evasion",
+    "credential-access": "Credential Access",
+    "discovery": "Discovery",
+    "lateral-movement": "Lateral Movement",
+    "collection": "Collection",
+    "command-and-control": "Command and Control",
+    "exfiltration": "Exfiltration",
+    "impact": "Impact",
+}
+TACTIC_ORDER = {slug: index for index, slug in enumerate(TACTICS)}
+_TECHNIQUE = re.compile(r"^t\d{4}(\.\d{3})?$")
+
+
+def tactics(tags: Iterable[str]) -> list[str]:
+    """Tactic names in kill-chain order."""
+    slugs = {t.split(".", 1)[1].replace("_", "-") for t in tags if t.lower().startswith("attack.")}
+    return [TACTICS[s] for s in sorted(slugs & TACTICS.keys(), key=TACTIC_ORDER.__getitem__)]
+
+
+def techniques(tags: Iterable[str]) -> list[str]:
+    """Technique ids (``T1059.001``) in tag order."""
+    out: list[str] = []
+    for tag in tags:
+        lowered = tag.lower()
+        if lowered.startswith("attack."):
+            name = lowered[7:]
+            if _TECHNIQUE.match(name) and name.upper() not in out:
+                out.append(name.upper())
+    return out
+
+
+def parent_technique(technique: str) -> str:
+    return technique.split(".", 1)[0]

@@ -1,0 +1,208 @@
+"""`yamori hunt PATH...`: which Sigma rules fire on which events, mapped to ATT&CK.
+
+Exit codes: 0 the hunt completed; 1 detections were found and ``--fail-on-detection`` was given; 2 usage error;
+3 the hunt completed but some input could not be read (see the bad-record report); 4 no rule could be loaded.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from enum import Enum
+from pathlib import Path
+from typing import IO, Annotated
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from yamori.alerts.detection import LEVELS, Detection
+from yamori.alerts.output import CsvTimelineWriter, DetectionWriter, JsonLinesWriter
+from yamori.cli.options import read_placeholders, rule_paths
+from yamori.engine.ruleset import load_ruleset
+from yamori.events import BadRecord
+from yamori.hunt import FileResult, HuntOptions, HuntSummary, iter_results, make_engine
+
+EXIT_DETECTIONS = 1
+EXIT_BAD_INPUT = 3
+EXIT_NO_RULES = 4
+TABLE_ROWS = 200
+BAD_SHOWN = 10
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+class Level(str, Enum):
+    informational = "informational"
+    low = "low"
+    medium = "medium"
+    high = "high"
+    critical = "critical"
+
+
+LEVEL_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "informational": "dim"}
+
+
+def hunt_command(
+    paths: Annotated[list[Path], typer.Argument(help="EVTX / JSON / JSON lines files or folders")],
+    rules: Annotated[list[Path] | None, typer.Option("--rules", "-r", help="Sigma rule files, folders or zips")]
+    = None,
+    min_level: Annotated[Level, typer.Option("--min-level", help="Ignore rules below this level")]
+    = Level.informational,
+    output_format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.table,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write detections here")] = None,
+    placeholders: Annotated[Path | None, typer.Option(help="YAML map of placeholder values (expand)")] = None,
+    dead_letter: Annotated[Path | None, typer.Option(help="Write unreadable records here (JSON lines)")] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes (0: one per core)")] = 0,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not use the compiled-rule cache")] = False,
+    fail_on_detection: Annotated[bool, typer.Option(help="Exit 1 when something is detected")] = False,
+) -> None:
+    """Run Sigma rules over log files and report the detections."""
+    to_stdout = output is None and output_format is not OutputFormat.table
+    console = Console(stderr=to_stdout)
+    started = time.perf_counter()
+    with console.status("Loading rules…"):
+        ruleset = load_ruleset(rule_paths(rules), read_placeholders(placeholders), use_cache=not no_cache)
+    load_seconds = time.perf_counter() - started
+    if not ruleset.infos:
+        console.print("[red]No rule could be loaded.[/red] Try `yamori rules check` on the rule path.")
+        raise typer.Exit(EXIT_NO_RULES)
+    problems = [p for p in ruleset.problems if p.kind != "unmapped"]
+    console.print(f"Loaded [bold]{len(ruleset.infos)}[/bold] rules in {load_seconds:.2f} s"
+                  f"{' (cached)' if ruleset.from_cache else ''}"
+                  + (f"; {len(problems)} not evaluable (see `yamori rules check`)" if problems else ""))
+    engine = make_engine(ruleset, min_level.value)
+    options = HuntOptions(min_level=min_level.value, workers=workers)
+    summary = HuntSummary()
+    shown: list[Detection] = []
+    bad_shown: list[BadRecord] = []
+    hunt_started = time.perf_counter()
+    with _open_writer(output_format, output) as writer, _open_dead_letter(dead_letter) as dead:
+        progress = Progress(TextColumn("[bold]Hunting[/bold]"), BarColumn(), TextColumn("{task.completed} events"),
+                            TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), console=console,
+                            transient=True)
+        with progress:
+            task = progress.add_task("hunt", total=None, rate="")
+
+            def advance(count: int) -> None:
+                progress.advance(task, count)
+                elapsed = time.perf_counter() - hunt_started
+                done = progress.tasks[0].completed
+                progress.update(task, rate=f"{done / elapsed:,.0f} events/s" if elapsed > 0 else "")
+
+            for result in iter_results(paths, engine, options, advance):
+                summary.add(result)
+                _emit(result, writer, dead, shown, bad_shown)
+    summary.seconds = time.perf_counter() - hunt_started
+    if output_format is OutputFormat.table:
+        _print_timeline(console, shown, summary.detections)
+    _print_summary(console, summary, bad_shown)
+    if summary.bad_records:
+        raise typer.Exit(EXIT_BAD_INPUT)
+    if fail_on_detection and summary.detections:
+        raise typer.Exit(EXIT_DETECTIONS)
+
+
+def _emit(result: FileResult, writer: DetectionWriter | None, dead: IO[bytes] | None,
+          shown: list[Detection], bad_shown: list[BadRecord]) -> None:
+    for detection in result.detections:
+        if writer is not None:
+            writer.write(detection)
+        if len(shown) < TABLE_ROWS:
+            shown.append(detection)
+    for bad in result.bad:
+        if dead is not None:
+            dead.write(orjson.dumps({"source": bad.source, "position": bad.position, "reason": bad.reason,
+                                     "data": bad.data}, option=orjson.OPT_APPEND_NEWLINE))
+        if len(bad_shown) < BAD_SHOWN:
+            bad_shown.append(bad)
+
+
+class _open_writer:
+    """Context manager giving the detection writer for the chosen format (None for the table)."""
+
+    def __init__(self, fmt: OutputFormat, output: Path | None) -> None:
+        self.fmt, self.output = fmt, output
+        self.handle: IO[str] | IO[bytes] | None = None
+        self.writer: DetectionWriter | None = None
+
+    def __enter__(self) -> DetectionWriter | None:
+        if self.fmt is OutputFormat.jsonl:
+            stream = self.output.open("wb") if self.output else sys.stdout.buffer
+            self.handle = stream if self.output else None
+            self.writer = JsonLinesWriter(stream)
+        elif self.fmt is OutputFormat.csv:
+            text = self.output.open("w", newline="", encoding="utf-8") if self.output else sys.stdout
+            self.handle = text if self.output else None
+            self.writer = CsvTimelineWriter(text)
+        elif self.output is not None:  # table on screen, and JSON lines into the file
+            self.handle = self.output.open("wb")
+            self.writer = JsonLinesWriter(self.handle)
+        return self.writer
+
+    def __exit__(self, *exc: object) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        if self.handle is not None:
+            self.handle.close()
+
+
+class _open_dead_letter:
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.handle: IO[bytes] | None = None
+
+    def __enter__(self) -> IO[bytes] | None:
+        if self.path is not None:
+            self.handle = self.path.open("wb")
+        return self.handle
+
+    def __exit__(self, *exc: object) -> None:
+        if self.handle is not None:
+            self.handle.close()
+
+
+def _print_timeline(console: Console, shown: list[Detection], total: int) -> None:
+    if not shown:
+        return
+    table = Table(title="Detections", show_lines=False, expand=False)
+    for column in ("Time", "Level", "Rule", "ATT&CK", "Computer", "Source"):
+        table.add_column(column, overflow="fold")
+    for d in sorted(shown, key=lambda d: d.timestamp or ""):
+        table.add_row(d.timestamp or "", f"[{LEVEL_STYLE.get(d.rule.level, '')}]{d.rule.level}",
+                      d.rule.title, " ".join(d.techniques), d.computer or "", f"{Path(d.source).name}:{d.position}")
+    console.print(table)
+    if total > len(shown):
+        console.print(f"[dim]… {total - len(shown)} more; use --format jsonl or csv for all of them[/dim]")
+
+
+def _print_summary(console: Console, summary: HuntSummary, bad: list[BadRecord]) -> None:
+    if summary.by_rule:
+        table = Table(title="Detections by rule")
+        table.add_column("Count", justify="right")
+        table.add_column("Level")
+        table.add_column("Rule")
+        table.add_column("Tactics")
+        for rule_id, count in summary.by_rule.most_common():
+            title, level, tactics = summary.rule_titles[rule_id]
+            table.add_row(str(count), f"[{LEVEL_STYLE.get(level, '')}]{level}", title, tactics)
+        console.print(table)
+        levels = ", ".join(f"{lvl}: {summary.by_level[lvl]}" for lvl in reversed(LEVELS) if summary.by_level[lvl])
+        console.print(f"By level: {levels}")
+        if summary.by_tactic:
+            console.print("By tactic: " + ", ".join(f"{t}: {c}" for t, c in summary.by_tactic.most_common()))
+    rate = summary.events / summary.seconds if summary.seconds > 0 else 0.0
+    console.print(f"[bold]{summary.detections}[/bold] detections, {summary.events:,} events in {summary.files} "
+                  f"files, {summary.seconds:.2f} s ({rate:,.0f} events/s)")
+    if summary.rule_errors:
+        console.print(f"[yellow]{summary.rule_errors} rule evaluations failed on unexpected values[/yellow]")
+    if summary.bad_records:
+        console.print(f"[yellow]{summary.bad_records} records could not be read[/yellow] (first {len(bad)}):")
+        for record in bad:
+            console.print(f"  {record.source} @ {record.position}: {record.reason}", markup=False)

@@ -1,0 +1,131 @@
+"""A compiled rule set (metadata, generated code, literals) and its on-disk cache.
+
+Two caches under the user cache directory: per rule file (content hash and path → converted rules), so that a
+changed file re-parses alone; and per rule set (Yamori version, placeholders, every file's key → compiled set),
+so that a warm start only reads the rule files, hashes them and unpickles one file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from yamori import __version__
+from yamori.engine.compiler import CompiledModule, compile_rules
+from yamori.engine.prefilter import required_literals, usable
+from yamori.paths import cache_dir
+from yamori.rules.loader import ParsedFile, iter_rule_files, load_rule_files
+from yamori.rules.model import LoadedRules, RuleInfo, RuleProblem
+
+CACHE_FORMAT = 1
+
+
+@dataclass(slots=True)
+class CompiledRuleSet:
+    infos: list[RuleInfo]
+    module: CompiledModule
+    literals: list[str]
+    rule_literals: list[tuple[int, ...] | None]
+    problems: list[RuleProblem] = field(default_factory=list)
+    files: int = 0
+    hyperscan_db: bytes = b""
+    from_cache: bool = False
+
+
+def build_ruleset(loaded: LoadedRules) -> CompiledRuleSet:
+    literal_ids: dict[str, int] = {}
+    rule_literals: list[tuple[int, ...] | None] = []
+    for rule in loaded.rules:
+        literals = required_literals(rule.condition)
+        if literals is None or not usable(literals):
+            rule_literals.append(None)
+            continue
+        rule_literals.append(tuple(literal_ids.setdefault(lit, len(literal_ids)) for lit in sorted(literals)))
+    return CompiledRuleSet(
+        infos=[r.info for r in loaded.rules],
+        module=compile_rules(loaded.rules),
+        literals=list(literal_ids),
+        rule_literals=rule_literals,
+        problems=list(loaded.problems),
+        files=loaded.files,
+    )
+
+
+def _placeholder_key(placeholders: Mapping[str, Sequence[str]] | None) -> str:
+    items = sorted((k, tuple(v)) for k, v in (placeholders or {}).items())
+    return hashlib.blake2b(repr(items).encode(), digest_size=8).hexdigest()
+
+
+def load_ruleset(paths: Iterable[Path], placeholders: Mapping[str, Sequence[str]] | None = None,
+                 use_cache: bool = True) -> CompiledRuleSet:
+    """Load and compile the rules under ``paths``, from the cache when nothing changed."""
+    problems: list[RuleProblem] = []
+    files = list(iter_rule_files(paths, problems))
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(f"{__version__}:{CACHE_FORMAT}:{_placeholder_key(placeholders)}".encode())
+    for file in files:
+        digest.update(file.key.encode("utf-8", "surrogatepass"))
+    base = cache_dir()
+    set_path = base / f"ruleset-{digest.hexdigest()}.pickle"
+    if use_cache:
+        cached = _read_pickle(set_path)
+        if isinstance(cached, CompiledRuleSet):
+            cached.problems = problems + cached.problems
+            cached.from_cache = True
+            return cached
+    parsed_path = base / f"parsed-{__version__}-{CACHE_FORMAT}-{_placeholder_key(placeholders)}.pickle"
+    previous = _read_pickle(parsed_path) if use_cache else None
+    loaded, fresh = load_rule_files(files, placeholders, previous if isinstance(previous, dict) else None)
+    ruleset = build_ruleset(loaded)
+    if use_cache:
+        _write_pickle(parsed_path, _merge_parsed(previous, fresh))
+        _prepare_scanner(ruleset)
+        _write_pickle(set_path, ruleset)
+        _prune(base, keep=set_path)
+    ruleset.problems = problems + ruleset.problems
+    return ruleset
+
+
+def _prepare_scanner(ruleset: CompiledRuleSet) -> None:
+    """Build the scanner once so its serialized database is cached with the set."""
+    from yamori.engine.matcher import make_scanner
+
+    make_scanner(ruleset)
+
+
+def _merge_parsed(previous: object, fresh: dict[str, ParsedFile]) -> dict[str, ParsedFile]:
+    merged: dict[str, ParsedFile] = dict(previous) if isinstance(previous, dict) else {}
+    merged.update(fresh)
+    if len(merged) > 50_000:  # bound the per-file cache: keep what the current set uses
+        merged = dict(fresh)
+    return merged
+
+
+def _read_pickle(path: Path) -> object:
+    try:
+        with path.open("rb") as handle:
+            return pickle.load(handle)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError):
+        return None
+
+
+def _write_pickle(path: Path, value: object) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".tmp") as handle:
+            pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(handle.name, path)
+    except OSError:
+        pass  # a cache that cannot be written only costs time
+
+
+def _prune(base: Path, keep: Path, limit: int = 8) -> None:
+    sets = sorted(base.glob("ruleset-*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in sets[limit:]:
+        if old != keep:
+            old.unlink(missing_ok=True)

@@ -1,0 +1,221 @@
+"""Helpers that compiled rule code calls: string forms of values (memoized per event) and predicates.
+
+``e`` is an event's fields, ``m`` a per-event memo. ``lo`` gives the lower-cased string forms of a field as a
+tuple (empty when absent or null; one item per element of a list), ``cs`` the same without lower-casing.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+SEPARATOR = "\x1e"  # between values in the prefilter haystack; rare in logs, never NUL (Hyperscan)
+_ALL = "\x00all"
+_ALL_CASED = "\x00allc"
+_CASED = "\x01"
+
+
+def form(value: Any) -> str:
+    """The string form of a scalar value (docs/semantics.md)."""
+    cls = value.__class__
+    if cls is str:
+        return value  # type: ignore[no-any-return]
+    if cls is bool:
+        return "true" if value else "false"
+    if cls is int:
+        return str(value)
+    if cls is float:
+        return str(int(value)) if value.is_integer() else repr(value)
+    return str(value)
+
+
+def forms(value: Any) -> tuple[str, ...]:
+    """String forms of a field value: none for absent/null, one per non-null element for a list."""
+    if value is None:
+        return ()
+    if value.__class__ is list:
+        return tuple(form(v) for v in value if v is not None and v.__class__ is not list)
+    return (form(value),)
+
+
+def lo(e: dict[str, Any], m: dict[str, tuple[str, ...]], f: str) -> tuple[str, ...]:
+    r = m.get(f)
+    if r is None:
+        v = e.get(f)
+        if v.__class__ is str:
+            r = (v.lower(),)
+        else:
+            r = tuple(s.lower() for s in forms(v))
+        m[f] = r
+    return r
+
+
+def cs(e: dict[str, Any], m: dict[str, tuple[str, ...]], f: str) -> tuple[str, ...]:
+    key = _CASED + f
+    r = m.get(key)
+    if r is None:
+        r = forms(e.get(f))
+        m[key] = r
+    return r
+
+
+def al(e: dict[str, Any], m: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """Lower-cased string forms of every field value (for keywords)."""
+    r = m.get(_ALL)
+    if r is None:
+        r = tuple(s.lower() for s in alc(e, m))
+        m[_ALL] = r
+    return r
+
+
+def alc(e: dict[str, Any], m: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    r = m.get(_ALL_CASED)
+    if r is None:
+        r = tuple(s for v in e.values() for s in forms(v))
+        m[_ALL_CASED] = r
+    return r
+
+
+def sw(values: tuple[str, ...], prefixes: tuple[str, ...]) -> bool:
+    for s in values:
+        if s.startswith(prefixes):
+            return True
+    return False
+
+
+def ew(values: tuple[str, ...], suffixes: tuple[str, ...]) -> bool:
+    for s in values:
+        if s.endswith(suffixes):
+            return True
+    return False
+
+
+def ct(values: tuple[str, ...], needles: tuple[str, ...]) -> bool:
+    for s in values:
+        for n in needles:
+            if n in s:
+                return True
+    return False
+
+
+class LazyPattern:
+    """A regular expression compiled on first use, so that loading thousands of rules stays fast."""
+
+    __slots__ = ("_compiled", "flags", "source")
+
+    def __init__(self, source: str, flags: int) -> None:
+        self.source = source
+        self.flags = flags
+        self._compiled: re.Pattern[str] | None = None
+
+    def __reduce__(self) -> tuple[type[LazyPattern], tuple[str, int]]:
+        return (LazyPattern, (self.source, self.flags))
+
+    @property
+    def compiled(self) -> re.Pattern[str]:
+        if self._compiled is None:
+            self._compiled = re.compile(self.source, self.flags)
+        return self._compiled
+
+
+def gl(values: tuple[str, ...], pattern: LazyPattern) -> bool:
+    full = pattern.compiled.fullmatch
+    for s in values:
+        if full(s) is not None:
+            return True
+    return False
+
+
+def rx(values: tuple[str, ...], pattern: LazyPattern) -> bool:
+    search = pattern.compiled.search
+    for s in values:
+        if search(s) is not None:
+            return True
+    return False
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def cidr(values: tuple[str, ...], networks: Sequence[Network]) -> bool:
+    for s in values:
+        try:
+            address = ipaddress.ip_address(s.strip())
+        except ValueError:
+            continue
+        for net in networks:
+            if address.version == net.version and address in net:
+                return True
+    return False
+
+
+def _number(value: Any) -> int | float | None:
+    cls = value.__class__
+    if cls is int or cls is float:
+        return value  # type: ignore[no-any-return]
+    if cls is str:
+        text = value.strip()
+        try:
+            return int(text)
+        except ValueError:
+            try:
+                number = float(text)
+            except ValueError:
+                return None
+            return number if number == number else None  # NaN compares false anyway
+    return None
+
+
+def cmp(value: Any, op: str, number: int | float) -> bool:
+    for item in value if value.__class__ is list else (value,):
+        n = _number(item)
+        if n is None:
+            continue
+        if (op == "gt" and n > number) or (op == "gte" and n >= number) or \
+                (op == "lt" and n < number) or (op == "lte" and n <= number):
+            return True
+    return False
+
+
+def fr(left: tuple[str, ...], right: tuple[str, ...], mode: str) -> bool:
+    for a in left:
+        for b in right:
+            if (mode == "eq" and a == b) or (mode == "prefix" and a.startswith(b)) or \
+                    (mode == "suffix" and a.endswith(b)) or (mode == "contains" and b in a):
+                return True
+    return False
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if value.__class__ in (int, float):
+        try:
+            return datetime.fromtimestamp(value, UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    if value.__class__ is not str:
+        return None
+    text = value.strip()
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+    except ValueError:
+        number = _number(text)
+        return _timestamp(number) if number is not None else None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def tp(value: Any, part: str, number: int) -> bool:
+    for item in value if value.__class__ is list else (value,):
+        moment = _timestamp(item)
+        if moment is None:
+            continue
+        actual = (moment.minute if part == "minute" else moment.hour if part == "hour" else
+                  moment.day if part == "day" else moment.isocalendar().week if part == "week" else
+                  moment.month if part == "month" else moment.year)
+        if actual == number:
+            return True
+    return False

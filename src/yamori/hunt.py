@@ -1,0 +1,137 @@
+"""`yamori hunt`: run the engine over files, in parallel across files, streaming each file's events.
+
+Memory stays flat with input size: events are read, matched and dropped one at a time; only detections and a
+bounded sample of bad records are kept per file.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from yamori.alerts.detection import Detection, level_rank
+from yamori.engine.matcher import Engine
+from yamori.engine.ruleset import CompiledRuleSet
+from yamori.events import BadRecord
+from yamori.sources.files import expand_paths, read_file
+
+MAX_BAD_KEPT = 10_000
+PROGRESS_EVERY = 5_000
+
+
+@dataclass(slots=True)
+class HuntOptions:
+    min_level: str = "informational"
+    keep_event: bool = True
+    workers: int = 0  # 0: one per core
+
+
+@dataclass(slots=True)
+class FileResult:
+    path: str
+    events: int = 0
+    detections: list[Detection] = field(default_factory=list)
+    bad: list[BadRecord] = field(default_factory=list)
+    bad_count: int = 0
+    candidates: int = 0
+    rule_errors: int = 0
+    seconds: float = 0.0
+
+
+@dataclass(slots=True)
+class HuntSummary:
+    files: int = 0
+    events: int = 0
+    detections: int = 0
+    bad_records: int = 0
+    candidates: int = 0
+    rule_errors: int = 0
+    seconds: float = 0.0
+    by_rule: Counter[str] = field(default_factory=Counter)
+    by_level: Counter[str] = field(default_factory=Counter)
+    by_tactic: Counter[str] = field(default_factory=Counter)
+    rule_titles: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+
+    def add(self, result: FileResult) -> None:
+        self.files += 1
+        self.events += result.events
+        self.detections += len(result.detections)
+        self.bad_records += result.bad_count
+        self.candidates += result.candidates
+        self.rule_errors += result.rule_errors
+        for detection in result.detections:
+            rule = detection.rule
+            self.by_rule[rule.id] += 1
+            self.by_level[rule.level] += 1
+            for tactic in detection.tactics:
+                self.by_tactic[tactic] += 1
+            self.rule_titles[rule.id] = (rule.title, rule.level, ", ".join(detection.tactics))
+
+
+def make_engine(ruleset: CompiledRuleSet, min_level: str) -> Engine:
+    threshold = level_rank(min_level)
+    return Engine(ruleset, enabled=lambda info: level_rank(info.level) >= threshold)
+
+
+def hunt_file(engine: Engine, path: Path, options: HuntOptions,
+              progress: Callable[[int], None] | None = None) -> FileResult:
+    """Match every event of one file; bad records are counted and a bounded sample kept."""
+    started = time.perf_counter()
+    result = FileResult(str(path))
+    before = engine.stats.candidates, engine.stats.rule_errors
+    infos = engine.infos
+    keep = options.keep_event
+    pending = 0
+    for item in read_file(path):
+        if isinstance(item, BadRecord):
+            result.bad_count += 1
+            if len(result.bad) < MAX_BAD_KEPT:
+                result.bad.append(item)
+            continue
+        result.events += 1
+        for index in engine.match(item):
+            result.detections.append(Detection.of(infos[index], item, keep))
+        if progress is not None:
+            pending += 1
+            if pending >= PROGRESS_EVERY:
+                progress(pending)
+                pending = 0
+    if progress is not None and pending:
+        progress(pending)
+    result.candidates = engine.stats.candidates - before[0]
+    result.rule_errors = engine.stats.rule_errors - before[1]
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+_worker_engine: Engine | None = None
+_worker_options: HuntOptions | None = None
+
+
+def _hunt_in_worker(path: Path) -> FileResult:
+    assert _worker_engine is not None and _worker_options is not None
+    return hunt_file(_worker_engine, path, _worker_options)
+
+
+def iter_results(paths: Iterable[Path], engine: Engine, options: HuntOptions,
+                 progress: Callable[[int], None] | None = None) -> Iterator[FileResult]:
+    """Hunt every file under ``paths``; files are spread over worker processes, results come in file order."""
+    files = list(expand_paths(paths))
+    workers = min(options.workers or os.cpu_count() or 1, len(files))
+    if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        for file in files:
+            yield hunt_file(engine, file, options, progress)
+        return
+    global _worker_engine, _worker_options
+    _worker_engine, _worker_options = engine, options  # inherited by the forked workers
+    context = multiprocessing.get_context("fork")
+    with context.Pool(workers) as pool:
+        for result in pool.imap(_hunt_in_worker, files, chunksize=1):
+            if progress is not None:
+                progress(result.events)
+            yield result

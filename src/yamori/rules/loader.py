@@ -1,0 +1,190 @@
+"""Find Sigma rule files (files, folders, zip archives), parse them with pySigma and convert them to Rules.
+
+A rule that cannot be parsed or evaluated becomes a RuleProblem; it never stops the load. Conversion results
+are cached per file content (see ``yamori.rules.cache``) because pySigma's parsing dominates a cold start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import zipfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sigma.collection import SigmaCollection
+from sigma.correlations import SigmaCorrelationRule
+from sigma.exceptions import SigmaError
+from sigma.filters import SigmaFilter
+from sigma.rule import SigmaRule
+
+from yamori.exceptions import UnsupportedRuleError
+from yamori.rules.convert import Placeholders, convert_rule
+from yamori.rules.model import LoadedRules, Rule, RuleProblem
+
+RULE_SUFFIXES = (".yml", ".yaml")
+MAX_RULE_FILE = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class RuleFile:
+    """The bytes of one rule file and the label it is reported under (``archive.zip!member`` for zips)."""
+
+    label: str
+    content: bytes
+
+    @property
+    def key(self) -> str:
+        """Cache key: the content's hash and the label (rule paths are part of what is reported)."""
+        return hashlib.blake2b(self.content, digest_size=16).hexdigest() + ":" + self.label
+
+
+def iter_rule_files(paths: Iterable[Path], problems: list[RuleProblem]) -> Iterator[RuleFile]:
+    """Yield rule files found under the given paths, in a stable order; unreadable ones become problems."""
+    for path in paths:
+        if path.is_dir():
+            for file in _walk_rule_files(path):
+                yield from _read_one(file, problems)
+        elif path.suffix.lower() == ".zip":
+            yield from _read_zip(path, problems)
+        elif path.exists():
+            yield from _read_one(path, problems)
+        else:
+            problems.append(RuleProblem(str(path), "no such file or folder"))
+
+
+def _walk_rule_files(root: Path) -> list[str]:
+    """Rule files under ``root``, sorted; example-event files (``*.tests.yml``) are not rules."""
+    found: list[str] = []
+    for folder, _, names in os.walk(root):
+        found.extend(os.path.join(folder, name) for name in names
+                     if name.lower().endswith(RULE_SUFFIXES) and not name.endswith(".tests.yml"))
+    found.sort()
+    return found
+
+
+def _read_one(path: Path | str, problems: list[RuleProblem]) -> Iterator[RuleFile]:
+    try:
+        with open(path, "rb") as handle:
+            content = handle.read(MAX_RULE_FILE + 1)
+        if len(content) > MAX_RULE_FILE:
+            problems.append(RuleProblem(str(path), f"file larger than {MAX_RULE_FILE} bytes"))
+            return
+        yield RuleFile(str(path), content)
+    except OSError as exc:
+        problems.append(RuleProblem(str(path), f"cannot read: {exc.strerror or exc}"))
+
+
+def _read_zip(path: Path, problems: list[RuleProblem]) -> Iterator[RuleFile]:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in sorted(archive.infolist(), key=lambda i: i.filename):
+                name = info.filename
+                if info.is_dir() or not name.lower().endswith(RULE_SUFFIXES) or name.endswith(".tests.yml"):
+                    continue
+                if info.file_size > MAX_RULE_FILE:
+                    problems.append(RuleProblem(f"{path}!{name}", f"member larger than {MAX_RULE_FILE} bytes"))
+                    continue
+                yield RuleFile(f"{path}!{name}", archive.read(info))
+    except (OSError, zipfile.BadZipFile, RuntimeError) as exc:
+        problems.append(RuleProblem(str(path), f"cannot read zip: {exc}"))
+
+
+@dataclass(slots=True)
+class ParsedFile:
+    """What one rule file yields: converted rules, problems, and whether it holds Sigma meta filters."""
+
+    rules: list[Rule]
+    problems: list[RuleProblem]
+    has_filters: bool = False
+
+
+def parse_rule_file(file: RuleFile, placeholders: Placeholders | None = None) -> ParsedFile:
+    """Parse one file with pySigma and convert every rule in it; filters are reported, applied by the caller."""
+    parsed = ParsedFile([], [])
+    try:
+        text = file.content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        parsed.problems.append(RuleProblem(file.label, f"not UTF-8: {exc}"))
+        return parsed
+    try:
+        collection = SigmaCollection.from_yaml(text, collect_errors=True, collect_filters=True)
+    except (SigmaError, ValueError, TypeError, AttributeError) as exc:  # YAML errors surface as SigmaError
+        parsed.problems.append(RuleProblem(file.label, f"cannot parse: {exc}"))
+        return parsed
+    for error in collection.errors:
+        parsed.problems.append(RuleProblem(file.label, f"cannot parse: {error}"))
+    parsed.has_filters = bool(collection.filters)
+    for item in collection.rules:
+        _add_rule(parsed, item, file.label, placeholders)
+    return parsed
+
+
+def _add_rule(parsed: ParsedFile, item: object, label: str, placeholders: Placeholders | None) -> None:
+    if isinstance(item, SigmaCorrelationRule):
+        parsed.problems.append(RuleProblem(
+            label, "correlation rule: not evaluated by single-event detection yet",
+            str(item.id or ""), item.title or "", kind="skipped"))
+        return
+    if not isinstance(item, SigmaRule):
+        return
+    if item.errors:
+        parsed.problems.append(RuleProblem(
+            label, "; ".join(str(e) for e in item.errors), str(item.id or ""), item.title or ""))
+        return
+    try:
+        parsed.rules.append(convert_rule(item, label, placeholders))
+    except UnsupportedRuleError as exc:
+        parsed.problems.append(RuleProblem(label, str(exc), str(item.id or ""), item.title or "", "unsupported"))
+    except (SigmaError, ValueError, TypeError, AttributeError, KeyError, IndexError) as exc:
+        parsed.problems.append(RuleProblem(
+            label, f"cannot evaluate: {type(exc).__name__}: {exc}", str(item.id or ""), item.title or ""))
+
+
+def apply_filters(files: Sequence[RuleFile], results: list[ParsedFile],
+                  placeholders: Placeholders | None) -> None:
+    """Apply every Sigma meta filter of the set to the rules it names, re-parsing the files involved."""
+    filters: list[SigmaFilter] = []
+    for file, result in zip(files, results, strict=True):
+        if result.has_filters:
+            collection = SigmaCollection.from_yaml(file.content.decode("utf-8"), collect_errors=True,
+                                                   collect_filters=True)
+            filters.extend(collection.filters)
+    if not filters:
+        return
+    for index, file in enumerate(files):
+        result = results[index]
+        if not result.rules:
+            continue
+        collection = SigmaCollection.from_yaml(file.content.decode("utf-8"), collect_errors=True,
+                                               collect_filters=True)
+        rules = [r for r in collection.rules if isinstance(r, SigmaRule) and not r.errors]
+        if not any(f._should_apply_on_rule(r) for f in filters for r in rules):
+            continue
+        fresh = ParsedFile([], [p for p in result.problems], result.has_filters)
+        for rule in rules:
+            for sigma_filter in filters:
+                rule = sigma_filter.apply_on_rule(rule)  # type: ignore[assignment]
+            _add_rule(fresh, rule, file.label, placeholders)
+        results[index] = fresh
+
+
+def load_rule_files(files: Sequence[RuleFile], placeholders: Mapping[str, Sequence[str]] | None = None,
+                    cached: Mapping[str, ParsedFile] | None = None) -> tuple[LoadedRules, dict[str, ParsedFile]]:
+    """Parse (or take from ``cached``) every file; returns the loaded set and the per-file results to cache."""
+    results: list[ParsedFile] = []
+    fresh: dict[str, ParsedFile] = {}
+    for file in files:
+        key = file.key
+        hit = cached.get(key) if cached is not None else None
+        if hit is None:
+            hit = parse_rule_file(file, placeholders)
+        fresh[key] = hit
+        results.append(hit)
+    apply_filters(files, results, placeholders)
+    loaded = LoadedRules(files=len(files))
+    for result in results:
+        loaded.rules.extend(result.rules)
+        loaded.problems.extend(result.problems)
+    return loaded, fresh

@@ -1,0 +1,114 @@
+"""The fast engine: compilation, logsource routing, literal prefilter, robustness."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from enginekit import PROCESS_CREATION, engine_from_yaml, event, ruleset_from_yaml, titles
+
+from yamori.engine.matcher import Engine
+from yamori.engine.prefilter import AhoCorasickScanner, HyperscanScanner, hyperscan_available
+from yamori.events import LogSource
+
+CMD_RULE = """
+title: Cmd with whoami
+logsource: {product: windows, category: process_creation}
+detection:
+    selection:
+        Image|endswith: '\\\\cmd.exe'
+        CommandLine|contains: 'whoami'
+    filter:
+        ParentImage|endswith: '\\\\explorer.exe'
+    condition: selection and not filter
+level: high
+"""
+
+SECURITY_RULE = """
+title: Logon type 10
+logsource: {product: windows, service: security}
+detection:
+    selection:
+        EventID: 4624
+        LogonType: 10
+    condition: selection
+level: low
+"""
+
+
+def test_selection_and_absent_filter_field() -> None:
+    engine = engine_from_yaml(CMD_RULE)
+    assert titles(engine, {"Image": "C:\\Windows\\System32\\CMD.EXE", "CommandLine": "cmd /c WhoAmI"}) == \
+        ["Cmd with whoami"]
+    assert titles(engine, {"Image": "C:\\Windows\\System32\\cmd.exe", "CommandLine": "cmd /c whoami",
+                           "ParentImage": "C:\\Windows\\explorer.exe"}) == []
+    assert titles(engine, {"Image": "C:\\Windows\\System32\\cmd.exe", "CommandLine": "dir"}) == []
+
+
+def test_logsource_routing() -> None:
+    engine = engine_from_yaml(CMD_RULE, SECURITY_RULE)
+    security = LogSource(product=("windows",), service=("security",))
+    fields = {"EventID": 4624, "LogonType": "10", "Image": "x\\cmd.exe", "CommandLine": "whoami"}
+    assert titles(engine, fields, security) == ["Logon type 10"]
+    assert titles(engine, fields, PROCESS_CREATION) == ["Cmd with whoami"]
+    assert titles(engine, fields, LogSource(product=("linux",))) == []
+
+
+def test_prefilter_skips_rules_without_their_literals() -> None:
+    engine = engine_from_yaml(CMD_RULE, SECURITY_RULE)
+    assert engine.candidates(event({"Image": "notepad.exe", "CommandLine": "notepad"})) == []
+    assert engine.candidates(event({"Image": "a\\cmd.exe", "CommandLine": "x"})) == [0]
+
+
+def test_exact_values_are_anchored_in_the_prefilter() -> None:
+    engine = engine_from_yaml(SECURITY_RULE)
+    security = LogSource(product=("windows",), service=("security",))
+    assert engine.candidates(event({"EventID": 46240, "LogonType": 10}, security)) == []
+    assert engine.candidates(event({"EventID": 4624, "LogonType": 3}, security)) == [0]
+
+
+def test_min_level_filter_disables_rules() -> None:
+    ruleset = ruleset_from_yaml(CMD_RULE, SECURITY_RULE)
+    engine = Engine(ruleset, enabled=lambda info: info.level == "high")
+    security = LogSource(product=("windows",), service=("security",))
+    assert engine.match(event({"EventID": 4624, "LogonType": 10}, security)) == []
+
+
+def test_rule_that_raises_is_counted_not_fatal() -> None:
+    engine = engine_from_yaml(CMD_RULE, CMD_RULE.replace("Cmd with whoami", "Second"))
+
+    def boom(fields: dict[str, Any], memo: dict[str, tuple[str, ...]]) -> bool:
+        raise RuntimeError("bad value")
+
+    engine.functions[0] = boom
+    fields = {"Image": "a\\cmd.exe", "CommandLine": "whoami"}
+    assert titles(engine, fields) == ["Second"]
+    assert engine.stats.rule_errors == 1
+
+
+def test_keyword_rules_search_every_value() -> None:
+    engine = engine_from_yaml("""
+title: Mimikatz keyword
+logsource: {product: windows, category: process_creation}
+detection:
+    keywords:
+        - 'sekurlsa::logonpasswords'
+    condition: keywords
+""")
+    assert titles(engine, {"CommandLine": "x SEKURLSA::LogonPasswords y"}) == ["Mimikatz keyword"]
+    assert titles(engine, {"CommandLine": "sekurlsa"}) == []
+
+
+def test_list_values_and_numbers() -> None:
+    engine = engine_from_yaml(SECURITY_RULE)
+    security = LogSource(product=("windows",), service=("security",))
+    assert titles(engine, {"EventID": "4624", "LogonType": [3, 10]}, security) == ["Logon type 10"]
+    assert titles(engine, {"EventID": 4624.0, "LogonType": 10}, security) == ["Logon type 10"]
+
+
+@pytest.mark.skipif(not hyperscan_available(), reason="Hyperscan is not installed on this platform")
+def test_both_scanners_find_the_same_literals() -> None:
+    literals = ["\x1e4624\x1e", "cmd.exe\x1e", "whoami", "ÄÖ", "\x1ec:\\"]
+    hay = "\x1ec:\\windows\\cmd.exe\x1e4624\x1enothing äö\x1e".lower()
+    assert sorted(HyperscanScanner(literals).scan(hay)) == sorted(AhoCorasickScanner(literals).scan(hay)) \
+        == [0, 1, 4]
