@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from enginekit import PROCESS_CREATION, engine_from_yaml, event, ruleset_from_yaml, titles
 
+from enginekit import PROCESS_CREATION, engine_from_yaml, event, ruleset_from_yaml, titles
 from yamori.engine.matcher import Engine
 from yamori.engine.prefilter import AhoCorasickScanner, HyperscanScanner, hyperscan_available
 from yamori.events import LogSource

@@ -12,6 +12,8 @@ TACTICS: dict[str, str] = {
     "execution": "Execution",
     "persistence": "Persistence",
     "privilege-escalation": "Privilege Escalation",
+    "stealth": "Stealth",  # ATT&CK v18 split Defense Evasion into Stealth and Defense Impairment
+    "defense-impairment": "Defense Impairment",
     "defense-evasion": "Defense Evasion",
     "credential-access": "Credential Access",
     "discovery": "Discovery",

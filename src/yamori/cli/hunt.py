@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import IO, Annotated
 
@@ -32,13 +32,13 @@ TABLE_ROWS = 200
 BAD_SHOWN = 10
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     table = "table"
     jsonl = "jsonl"
     csv = "csv"
 
 
-class Level(str, Enum):
+class Level(StrEnum):
     informational = "informational"
     low = "low"
     medium = "medium"

@@ -34,7 +34,7 @@ from yamori.rules.model import (
 
 RuleFunction = Callable[[dict[str, Any], dict[str, tuple[str, ...]]], bool]
 
-_RUNTIME_NAMES = ("lo", "cs", "al", "alc", "sw", "ew", "ct", "gl", "rx", "cidr", "cmp", "fr", "tp")
+_RUNTIME_NAMES = ("lo", "cs", "al", "alc", "sw", "ew", "ct", "gl", "rx", "cidr", "isnull", "allraw", "cmp", "fr", "tp")
 
 
 @dataclass(slots=True)
@@ -48,7 +48,7 @@ class CompiledModule:
     def functions(self) -> list[RuleFunction]:
         namespace: dict[str, Any] = {name: getattr(runtime, name) for name in _RUNTIME_NAMES}
         namespace.update(self.constants)
-        exec(marshal.loads(self.code), namespace)  # noqa: S102 - our own generated code
+        exec(marshal.loads(self.code), namespace)
         return list(namespace["RULES"])
 
 
@@ -99,23 +99,25 @@ class _Generator:
                 return f"gl({vals}, {self.constant(runtime.LazyPattern(source, _DOTALL))})"
             helper = {"prefix": "sw", "suffix": "ew", "contains": "ct"}[pred.kind]
             return f"{helper}({vals}, {self.constant(tuple(pred.values))})"
+        raw = "allraw(e)" if f is None else f"e.get({f!r})"
+        cased = self.values(leaf, True)
+        if isinstance(pred, Regex):
+            return f"rx({cased}, {self.constant(runtime.LazyPattern(pred.pattern, pred.flags))})"
+        if isinstance(pred, Cidr):
+            nets = tuple(ipaddress.ip_network(n, strict=False) for n in pred.networks)
+            return f"cidr({cased}, {self.constant(nets)})"
+        if isinstance(pred, Compare):
+            return f"cmp({raw}, {pred.op!r}, {pred.number!r})"
+        if isinstance(pred, TimePart):
+            return f"tp({raw}, {pred.part!r}, {pred.number!r})"
         if f is None:
             raise ValueError(f"keyword predicate {pred!r} needs a field")
         if isinstance(pred, IsNull):
-            return f"(e.get({f!r}) is None)"
+            return f"isnull(e.get({f!r}))"
         if isinstance(pred, Exists):
-            return f"(e.get({f!r}) is {'not ' if pred.present else ''}None)"
-        if isinstance(pred, Regex):
-            return f"rx(cs(e, m, {f!r}), {self.constant(runtime.LazyPattern(pred.pattern, pred.flags))})"
-        if isinstance(pred, Cidr):
-            nets = tuple(ipaddress.ip_network(n, strict=False) for n in pred.networks)
-            return f"cidr(cs(e, m, {f!r}), {self.constant(nets)})"
-        if isinstance(pred, Compare):
-            return f"cmp(e.get({f!r}), {pred.op!r}, {pred.number!r})"
+            return f"({f!r} {'in' if pred.present else 'not in'} e)"
         if isinstance(pred, FieldRef):
             return f"fr(lo(e, m, {f!r}), lo(e, m, {pred.other!r}), {pred.mode!r})"
-        if isinstance(pred, TimePart):
-            return f"tp(e.get({f!r}), {pred.part!r}, {pred.number!r})"
         raise ValueError(f"unknown predicate {pred!r}")
 
 

@@ -12,8 +12,8 @@ from typing import Any
 
 from yamori.engine.compiler import RuleFunction
 from yamori.engine.prefilter import AhoCorasickScanner, HyperscanScanner, Scanner, hyperscan_available
-from yamori.engine.runtime import SEPARATOR, forms
 from yamori.engine.ruleset import CompiledRuleSet
+from yamori.engine.runtime import SEPARATOR, forms
 from yamori.events import Event, LogSource
 from yamori.rules.model import RuleInfo
 

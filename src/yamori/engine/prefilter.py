@@ -157,8 +157,8 @@ class AhoCorasickScanner:
         return {i for i, _, _ in self._automaton.find_matches_as_indexes(haystack, overlapping=True)}
 
 
-def _on_match(literal: int, start: int, end: int, flags: int, found: list[int]) -> None:
-    found.append(literal)
+def _on_match(literal: int, start: int, end: int, flags: int, found: object) -> None:
+    found.append(literal)  # type: ignore[attr-defined]
 
 
 class HyperscanScanner:

@@ -79,6 +79,11 @@ def alc(e: dict[str, Any], m: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
     return r
 
 
+def allraw(e: dict[str, Any]) -> list[Any]:
+    """Every field value, list elements taken one by one (for keyword comparisons)."""
+    return [x for v in e.values() for x in (v if v.__class__ is list else (v,))]
+
+
 def sw(values: tuple[str, ...], prefixes: tuple[str, ...]) -> bool:
     for s in values:
         if s.startswith(prefixes):
@@ -143,7 +148,7 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 def cidr(values: tuple[str, ...], networks: Sequence[Network]) -> bool:
     for s in values:
         try:
-            address = ipaddress.ip_address(s.strip())
+            address = ipaddress.ip_address(s)
         except ValueError:
             continue
         for net in networks:
@@ -152,21 +157,26 @@ def cidr(values: tuple[str, ...], networks: Sequence[Network]) -> bool:
     return False
 
 
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
 def _number(value: Any) -> int | float | None:
+    """The number a value stands for in a comparison: a number, or a string in plain decimal syntax."""
     cls = value.__class__
     if cls is int or cls is float:
         return value  # type: ignore[no-any-return]
     if cls is str:
-        text = value.strip()
-        try:
-            return int(text)
-        except ValueError:
-            try:
-                number = float(text)
-            except ValueError:
-                return None
-            return number if number == number else None  # NaN compares false anyway
+        if _INTEGER.fullmatch(value):
+            return int(value)
+        if _DECIMAL.fullmatch(value):
+            return float(value)
     return None
+
+
+def isnull(value: Any) -> bool:
+    """Absent or null; for a list, some element is null."""
+    return value is None or (value.__class__ is list and None in value)
 
 
 def cmp(value: Any, op: str, number: int | float) -> bool:
@@ -190,22 +200,26 @@ def fr(left: tuple[str, ...], right: tuple[str, ...], mode: str) -> bool:
 
 
 def _timestamp(value: Any) -> datetime | None:
-    if value.__class__ in (int, float):
+    """A time from an ISO 8601 string (UTC when no offset), or from epoch seconds."""
+    if value.__class__ is str:
         try:
-            return datetime.fromtimestamp(value, UTC)
-        except (OverflowError, OSError, ValueError):
-            return None
-    if value.__class__ is not str:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            parsed = None
+        if parsed is not None:
+            if parsed.tzinfo is None:
+                return parsed.replace(tzinfo=UTC)
+            try:
+                return parsed.astimezone(UTC)
+            except OverflowError:
+                return None
+    number = _number(value)
+    if number is None:
         return None
-    text = value.strip()
     try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
-    except ValueError:
-        number = _number(text)
-        return _timestamp(number) if number is not None else None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+        return datetime.fromtimestamp(number, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def tp(value: Any, part: str, number: int) -> bool:

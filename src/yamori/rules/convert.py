@@ -139,15 +139,13 @@ def _convert_value(field: str | None, value: SigmaType, placeholders: Placeholde
     if isinstance(value, SigmaString):
         return _convert_string(field, value, placeholders)
     if isinstance(value, SigmaTimestampPart):
-        if field is None:
-            raise UnsupportedRuleError("a timestamp part needs a field")
         part = value.timestamp_part.name.lower()
         return Leaf(field, TimePart(part, int(value.number)))  # type: ignore[arg-type]
     if isinstance(value, SigmaBool):
         return _keyword_or_field(field, StrMatch("eq", ("true" if value.boolean else "false",)))
     if isinstance(value, SigmaNumber):
         return _keyword_or_field(field, StrMatch("eq", (number_form(value.number),)))
-    if field is None:
+    if field is None and isinstance(value, SigmaNull | SigmaExists | SigmaFieldReference):
         raise UnsupportedRuleError(f"a keyword cannot be {type(value).__name__}")
     if isinstance(value, SigmaNull):
         return Leaf(field, IsNull())
@@ -159,6 +157,11 @@ def _convert_value(field: str | None, value: SigmaType, placeholders: Placeholde
         flags = 0
         for flag in value.flags:
             flags |= _REGEX_FLAGS[flag]
+        try:
+            re.compile(str(value.regexp), flags)
+        except re.error as exc:
+            raise UnsupportedRuleError(
+                f"regular expression {str(value.regexp)!r} is not valid in Python: {exc}") from exc
         return Leaf(field, Regex(str(value.regexp), flags))
     if isinstance(value, SigmaCIDRExpression):
         return Leaf(field, Cidr((str(value.network),)))
