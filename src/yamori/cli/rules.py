@@ -8,10 +8,13 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from yamori.cli.options import read_placeholders
 from yamori.engine.ruleset import load_ruleset
+from yamori.exceptions import RulesUpdateError
+from yamori.parsers.registry import logsource_supported
+from yamori.rules.model import RuleProblem
+from yamori.rules.update import DEFAULT_PACKAGE, PACKAGES, update_rules
 
 app = typer.Typer(help="Check and update Sigma rules.", no_args_is_help=True)
 
@@ -24,17 +27,48 @@ def check_command(
     """List every rule that cannot be loaded or evaluated, with file and reason. Exit 1 if there is one."""
     console = Console()
     ruleset = load_ruleset(paths, read_placeholders(placeholders), use_cache=False)
-    problems = sorted(ruleset.problems, key=lambda p: (p.kind, p.path))
+    unmapped = [RuleProblem(info.path, f"no parser produces logsource {_logsource(info)} (the rule never fires)",
+                            info.id, info.title, "unmapped")
+                for info in ruleset.infos if not logsource_supported(info.product, info.category, info.service)]
+    problems = sorted(ruleset.problems + unmapped, key=lambda p: (p.kind, p.path))
     blocking = [p for p in problems if p.kind in ("error", "unsupported")]
-    if problems:
-        table = Table(title="Rules that cannot be evaluated as they are")
-        for column in ("Kind", "File", "Rule", "Reason"):
-            table.add_column(column, overflow="fold")
-        for p in problems:
-            table.add_row(p.kind, p.path, p.title or p.rule_id, p.reason)
-        console.print(table)
+    style = {"error": "red", "unsupported": "yellow", "unmapped": "cyan", "skipped": "dim"}
+    for p in problems:
+        rule = f" [{p.title or p.rule_id}]" if (p.title or p.rule_id) else ""
+        console.print(f"[{style.get(p.kind, '')}]{p.kind:<11}[/] {p.path}{rule}: {p.reason}",
+                      highlight=False, soft_wrap=True)
     kinds = Counter(p.kind for p in problems)
     console.print(f"{ruleset.files} files: [bold]{len(ruleset.infos)}[/bold] rules evaluable"
                   + "".join(f", {count} {kind}" for kind, count in sorted(kinds.items())))
     if blocking:
         raise typer.Exit(1)
+
+
+def _logsource(info: object) -> str:
+    parts = [f"{name}={getattr(info, name)}" for name in ("product", "category", "service") if getattr(info, name)]
+    return ", ".join(parts) or "(none)"
+
+
+@app.command("update")
+def update_command(
+    package: Annotated[str, typer.Option(help=f"SigmaHQ package: {', '.join(PACKAGES)}")] = DEFAULT_PACKAGE,
+    url: Annotated[str | None, typer.Option(help="Release JSON or .zip URL (default: latest SigmaHQ release; "
+                                            "or $YAMORI_RULES_URL)")] = None,
+    sha256: Annotated[str | None, typer.Option(help="SHA-256 the downloaded zip must have")] = None,
+) -> None:
+    """Download SigmaHQ's current release rule package into the data folder, verify it and compile it."""
+    console = Console()
+    try:
+        with console.status("Downloading and verifying…"):
+            result = update_rules(url, package, sha256=sha256)
+    except RulesUpdateError as exc:
+        console.print(f"[red]Update failed:[/red] {exc}", markup=True)
+        raise typer.Exit(1) from exc
+    verified = ", ".join(result.sha256_verified_by) or "no published digest"
+    console.print(f"Installed [bold]{result.rule_count}[/bold] rules ({result.release or result.asset}) "
+                  f"into {result.path}; sha256 {result.sha256[:16]}… checked against {verified}")
+    if result.invalid_files:
+        console.print(f"[yellow]{len(result.invalid_files)} files of the package are not valid YAML[/yellow]")
+    with console.status("Compiling rules…"):
+        ruleset = load_ruleset([result.path])
+    console.print(f"Compiled {len(ruleset.infos)} rules; `yamori hunt` now uses them by default.")

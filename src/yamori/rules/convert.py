@@ -79,7 +79,11 @@ def number_form(number: int | float) -> str:
 
 def convert_rule(rule: SigmaRule, path: str, placeholders: Placeholders | None = None) -> Rule:
     """Build the Rule for a parsed pySigma rule; raises UnsupportedRuleError for what Yamori cannot evaluate."""
-    conditions = [_convert_node(cond.parsed, placeholders or {}) for cond in rule.detection.parsed_condition]
+    expansion = _Expansion(placeholders or {})
+    conditions = [_convert_node(cond.parsed, expansion) for cond in rule.detection.parsed_condition]
+    if expansion.missing:
+        names = ", ".join(f"%{name}%" for name in sorted(expansion.missing))
+        raise UnsupportedRuleError(f"placeholder {names} has no values (see --placeholders)")
     condition = simplify(conditions[0] if len(conditions) == 1 else Or(tuple(conditions)))
     return Rule(info=rule_info(rule, path, condition), condition=condition)
 
@@ -117,7 +121,23 @@ def referenced_fields(node: Node) -> Iterator[str]:
         yield from referenced_fields(node.item)
 
 
-def _convert_node(node: Any, placeholders: Placeholders) -> Node:
+class _Expansion:
+    """Placeholder values for ``expand``, and the names found without values (all reported at once)."""
+
+    def __init__(self, values: Placeholders) -> None:
+        self.values = values
+        self.missing: set[str] = set()
+
+    def __call__(self, placeholder: Placeholder) -> Iterator[str]:
+        values = self.values.get(placeholder.name)
+        if not values:
+            self.missing.add(placeholder.name)
+            yield ""
+            return
+        yield from values
+
+
+def _convert_node(node: Any, placeholders: _Expansion) -> Node:
     if isinstance(node, ConditionAND):
         return And(tuple(_convert_node(arg, placeholders) for arg in node.args))
     if isinstance(node, ConditionOR):
@@ -133,7 +153,7 @@ def _convert_node(node: Any, placeholders: Placeholders) -> Node:
     raise UnsupportedRuleError(f"unknown condition element {node!r}")
 
 
-def _convert_value(field: str | None, value: SigmaType, placeholders: Placeholders) -> Node:
+def _convert_value(field: str | None, value: SigmaType, placeholders: _Expansion) -> Node:
     if isinstance(value, SigmaExpansion):
         return Or(tuple(_convert_value(field, v, placeholders) for v in value.values))
     if isinstance(value, SigmaString):
@@ -183,19 +203,12 @@ def _keyword_or_field(field: str | None, pred: StrMatch) -> Leaf:
     return Leaf(field, pred)
 
 
-def _convert_string(field: str | None, value: SigmaString, placeholders: Placeholders) -> Node:
+def _convert_string(field: str | None, value: SigmaString, placeholders: _Expansion) -> Node:
     cased = isinstance(value, SigmaCasedString)
     if value.contains_placeholder():
-        alternatives = value.replace_placeholders(lambda p: _placeholder_values(p, placeholders))
+        alternatives = value.replace_placeholders(placeholders)
         return Or(tuple(_string_leaf(field, alt.s, cased) for alt in alternatives))
     return _string_leaf(field, value.s, cased)
-
-
-def _placeholder_values(placeholder: Placeholder, placeholders: Placeholders) -> Iterator[str]:
-    values = placeholders.get(placeholder.name)
-    if not values:
-        raise UnsupportedRuleError(f"placeholder %{placeholder.name}% has no values (see --placeholders)")
-    yield from values
 
 
 def _string_leaf(field: str | None, parts: Sequence[Any], cased: bool) -> Leaf:
