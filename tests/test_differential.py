@@ -68,7 +68,7 @@ def test_engine_equals_oracle_on_all_shared_evtx(shared: Path, rule_cache: Path)
 
 FIELDS = ("Image", "CommandLine", "EventID", "User", "Flag", "Ip")
 ATOMS = ("cmd", "CMD", "a", "b", "ab", "\\x", "4688", "-e", "/e", "10.0.0.5", "*", "?", "true")
-EVENT_ATOMS = ("cmd", "Cmd", "a", "b", "ab", "\\x", "4688", "-e", "/e", "–e", "10.0.0.5", "10.1.2.3", " ", "true")
+EVENT_ATOMS = ("cmd", "Cmd", "a", "b", "ab", "\n", "\\x", "4688", "-e", "/e", "–e", "10.0.0.5", "10.1.2.3", " ", "true")
 MODIFIERS = ("", "|contains", "|startswith", "|endswith", "|contains|all", "|windash|contains", "|cased",
              "|contains|cased", "|re", "|re|i", "|cidr", "|gt", "|lte", "|exists", "|base64offset|contains",
              "|neq", "|fieldref", "|contains|fieldref")
@@ -84,7 +84,8 @@ def _value(modifier: str) -> st.SearchStrategy[Any]:
     if modifier.endswith("|fieldref"):
         return st.sampled_from(FIELDS)
     if modifier.startswith("|re"):
-        return st.sampled_from(["^c.d", "a+b", "cmd$", "\\\\x", "[0-9]{4}", "(?:ab|cd)e?"])
+        return st.sampled_from(["^c.d", "a+b", "cmd$", "\\\\x", "[0-9]{4}", "(?:ab|cd)e?", "a.*b", "c.*m.*d",
+                                "a.*a.*a", "b.*?a", "(?s)a.*b", "(?i)C.*D"])
     text = st.lists(st.sampled_from(ATOMS), min_size=1, max_size=3).map("".join)
     return st.one_of(text, st.integers(0, 5000), st.booleans(), st.none()) if modifier == "" else text
 

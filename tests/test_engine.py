@@ -112,3 +112,31 @@ def test_both_scanners_find_the_same_literals() -> None:
     hay = "\x1ec:\\windows\\cmd.exe\x1e4624\x1enothing äö\x1e".lower()
     assert sorted(HyperscanScanner(literals).scan(hay)) == sorted(AhoCorasickScanner(literals).scan(hay)) \
         == [0, 1, 4]
+
+
+TWO_LITERAL_SETS = """
+title: Two ways in
+logsource: {product: windows, category: process_creation}
+detection:
+    selection:
+        Image|endswith: '\\\\common.exe'
+        CommandLine|contains: 'rareflag'
+    condition: selection
+"""
+
+
+@pytest.mark.parametrize("backend", ["hyperscan", "aho-corasick"])
+def test_calibration_switches_to_the_rarer_literal_set_and_stays_exact(
+        backend: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    if backend == "hyperscan" and not hyperscan_available():
+        pytest.skip("Hyperscan is not installed on this platform")
+    monkeypatch.setenv("YAMORI_PREFILTER", backend)
+    engine = Engine(ruleset_from_yaml(TWO_LITERAL_SETS), scanner_cache=tmp_path)
+    common = {"Image": "C:\\x\\common.exe", "CommandLine": "common.exe /quiet"}
+    hit = {"Image": "C:\\x\\common.exe", "CommandLine": "common.exe rareflag"}
+    results = [bool(engine.match(event(hit if n % 100 == 0 else common))) for n in range(3200)]
+    assert results == [n % 100 == 0 for n in range(3200)]
+    plan = engine.plan(PROCESS_CREATION)
+    assert plan.hits is None  # calibrated: no more counting
+    assert engine.candidates(event(common)) == []  # the rare literal was chosen
+    assert engine.candidates(event(hit)) == [0]

@@ -8,23 +8,46 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from yamori.engine.compiler import RuleFunction
-from yamori.engine.prefilter import AhoCorasickScanner, HyperscanScanner, Scanner, hyperscan_available
+from yamori.engine.prefilter import Scanner, build_scanner
 from yamori.engine.ruleset import CompiledRuleSet
 from yamori.engine.runtime import SEPARATOR, forms
 from yamori.events import Event, LogSource
+from yamori.paths import cache_dir
 from yamori.rules.model import RuleInfo
+
+CALIBRATE_AT = (200, 3000)  # events of a logsource after which its literal choices are re-made
 
 
 @dataclass(slots=True)
 class Plan:
-    """The rules that apply to one logsource: those always evaluated and those reached through literals."""
+    """The rules that apply to one logsource: those always evaluated and those reached through literals.
+
+    Each filterable rule is reached through one of its alternative literal sets. The plan has its own scanner,
+    first over every alternative's literals: it counts how often each occurs in this logsource's events and at
+    each CALIBRATE_AT point switches every rule to the set with the fewest hits (a query optimizer's statistics).
+    After the last point the scanner is rebuilt over the chosen literals only.
+    """
 
     always: tuple[int, ...]
-    by_literal: dict[int, tuple[int, ...]]
-    rule_count: int
+    filtered: tuple[int, ...]
+    choice: dict[int, int]
+    fields: frozenset[str] | None
+    """Fields whose values go into the haystack (those the filtered rules read); None: all (keywords)."""
+    literals: list[int] = field(default_factory=list)
+    """Scanner literal id → rule-set literal id."""
+    rules_of: list[tuple[int, ...]] = field(default_factory=list)
+    """Scanner literal id → rules whose chosen set holds it."""
+    scanner: Scanner | None = None
+    events: int = 0
+    hits: list[int] | None = None
+
+    @property
+    def rule_count(self) -> int:
+        return len(self.always) + len(self.filtered)
 
 
 @dataclass(slots=True)
@@ -51,20 +74,17 @@ def _hay_form(value: Any) -> str:
 class Engine:
     """Matches events against a compiled rule set. Not thread-safe (per-process state: plans, stats)."""
 
-    def __init__(self, ruleset: CompiledRuleSet, scanner: Scanner | None = None,
-                 enabled: Callable[[RuleInfo], bool] | None = None) -> None:
+    def __init__(self, ruleset: CompiledRuleSet, scanner: Callable[[list[str]], Scanner] | None = None,
+                 enabled: Callable[[RuleInfo], bool] | None = None, scanner_cache: Path | None = None) -> None:
         self.ruleset = ruleset
         self.enabled = enabled
         self.infos: list[RuleInfo] = ruleset.infos
         self.functions: list[RuleFunction] = ruleset.module.functions()
-        self.scanner = scanner or make_scanner(ruleset)
+        cache = scanner_cache if scanner_cache is not None else cache_dir() / "scanners"
+        self._scanner_factory: Callable[[list[str]], Scanner] = (
+            scanner or (lambda literals: build_scanner(literals, cache)))
         self.stats = EngineStats()
         self._plans: dict[LogSource, Plan] = {}
-        self._literal_rules: list[list[int]] = [[] for _ in ruleset.literals]
-        for rule_index, literal_ids in enumerate(ruleset.rule_literals):
-            if literal_ids is not None:
-                for literal_id in literal_ids:
-                    self._literal_rules[literal_id].append(rule_index)
 
     def plan(self, logsource: LogSource) -> Plan:
         plan = self._plans.get(logsource)
@@ -74,32 +94,82 @@ class Engine:
 
     def _make_plan(self, logsource: LogSource) -> Plan:
         enabled = self.enabled
-        applicable = {i for i, info in enumerate(self.infos)
+        applicable = [i for i, info in enumerate(self.infos)
                       if logsource.covers(info.product, info.category, info.service)
-                      and (enabled is None or enabled(info))}
-        always = tuple(sorted(i for i in applicable if self.ruleset.rule_literals[i] is None))
-        by_literal: dict[int, tuple[int, ...]] = {}
-        for literal_id, rules in enumerate(self._literal_rules):
-            hits = tuple(r for r in rules if r in applicable)
-            if hits:
-                by_literal[literal_id] = hits
-        return Plan(always, by_literal, len(applicable))
+                      and (enabled is None or enabled(info))]
+        alternatives = self.ruleset.rule_literals
+        filtered = tuple(i for i in applicable if alternatives[i])
+        fields: frozenset[str] | None = frozenset(f for i in filtered for f in self.infos[i].fields)
+        if any(self.infos[i].keywords for i in filtered):
+            fields = None
+        plan = Plan(always=tuple(i for i in applicable if not alternatives[i]), filtered=filtered,
+                    choice={i: 0 for i in filtered}, fields=fields)
+        learning = any(len(alternatives[i]) > 1 for i in filtered)
+        self._build_scanner(plan, every_alternative=learning)
+        if learning:
+            plan.hits = [0] * len(plan.literals)
+        return plan
+
+    def _build_scanner(self, plan: Plan, every_alternative: bool) -> None:
+        alternatives = self.ruleset.rule_literals
+        wanted: set[int] = set()
+        for index in plan.filtered:
+            if every_alternative:
+                wanted.update(literal for option in alternatives[index] for literal in option)
+            else:
+                wanted.update(alternatives[index][plan.choice[index]])
+        plan.literals = sorted(wanted)
+        if plan.literals:
+            plan.scanner = self._scanner_factory([self.ruleset.literals[g] for g in plan.literals])
+        self._index(plan)
+
+    def _index(self, plan: Plan) -> None:
+        local = {g: n for n, g in enumerate(plan.literals)}
+        rules_of: list[list[int]] = [[] for _ in plan.literals]
+        alternatives = self.ruleset.rule_literals
+        for index in plan.filtered:
+            for literal_id in alternatives[index][plan.choice[index]]:
+                rules_of[local[literal_id]].append(index)
+        plan.rules_of = [tuple(r) for r in rules_of]
+
+    def _calibrate(self, plan: Plan) -> None:
+        hits = dict(zip(plan.literals, plan.hits or (), strict=True))
+        alternatives = self.ruleset.rule_literals
+        for index in plan.filtered:
+            options = alternatives[index]
+            if len(options) > 1:
+                costs = [sum(hits[literal_id] for literal_id in option) for option in options]
+                plan.choice[index] = costs.index(min(costs))
+        if plan.events >= CALIBRATE_AT[-1]:
+            plan.hits = None  # done learning: stop counting, scan for the chosen literals only
+            self._build_scanner(plan, every_alternative=False)
+        else:
+            self._index(plan)
 
     def candidates(self, event: Event) -> list[int]:
         plan = self._plans.get(event.logsource) or self.plan(event.logsource)
-        if not plan.by_literal:
+        if plan.scanner is None:
             return list(plan.always)
-        values = [v if v.__class__ is str else _hay_form(v) for v in event.fields.values()]
+        wanted = plan.fields
+        if wanted is None:
+            values = [v if v.__class__ is str else str(v) if v.__class__ is int else _hay_form(v)
+                      for v in event.fields.values()]
+        else:
+            values = [v if v.__class__ is str else str(v) if v.__class__ is int else _hay_form(v)
+                      for k, v in event.fields.items() if k in wanted]
         haystack = (SEPARATOR + SEPARATOR.join(values) + SEPARATOR).lower()
-        found = self.scanner.scan(haystack)
-        if not found:
-            return list(plan.always)
+        found = plan.scanner.scan(haystack)
         selected = set(plan.always)
-        by_literal = plan.by_literal
-        for literal_id in found:
-            rules = by_literal.get(literal_id)
-            if rules is not None:
-                selected.update(rules)
+        rules_of = plan.rules_of
+        for literal in found:
+            selected.update(rules_of[literal])
+        hits = plan.hits
+        if hits is not None:  # learning: count, and re-plan at the calibration points (after using ``found``)
+            plan.events += 1
+            for literal in found:
+                hits[literal] += 1
+            if plan.events in CALIBRATE_AT:
+                self._calibrate(plan)
         return sorted(selected)
 
     def match(self, event: Event) -> list[int]:
@@ -127,11 +197,3 @@ class Engine:
         except Exception:
             self.stats.rule_errors += 1
             return False
-
-
-def make_scanner(ruleset: CompiledRuleSet) -> Scanner:
-    if hyperscan_available():
-        scanner = HyperscanScanner(ruleset.literals, ruleset.hyperscan_db or None)
-        ruleset.hyperscan_db = scanner.serialized
-        return scanner
-    return AhoCorasickScanner(ruleset.literals)

@@ -9,62 +9,109 @@ index. Rules without such a set are evaluated for every event of their logsource
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from re import _constants as sre_constants  # type: ignore[attr-defined]
 from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any, Protocol
 
 from yamori.engine.runtime import SEPARATOR
-from yamori.rules.model import And, Const, Leaf, Node, Not, Or, Regex, StrMatch
+from yamori.rules.model import And, Const, Leaf, Node, Or, Regex, StrMatch
 
-MIN_STRENGTH = 3  # literals weaker than this (counting each anchor as one character) do not filter
+MIN_STRENGTH = 3.0  # sets weaker than this do not filter (a literal's strength is about its length)
 
-Literals = frozenset[str]
+# Fields whose values repeat across most events of a logsource (routing and classification fields): a literal
+# taken from them selects little, so it counts for less when a rule offers several literal sets.
+LOW_SELECTIVITY_FIELDS = frozenset({
+    "Channel", "Provider_Name", "Provider_Guid", "EventID", "EventType", "Level", "Task", "Opcode", "Keywords",
+    "Version", "LogonType", "Computer", "event.category", "event.type", "event.outcome",
+})
+LOW_SELECTIVITY_WEIGHT = 0.4
 
 
-def required_literals(node: Node) -> Literals | None:
-    """A set of literals one of which every matching event's haystack contains, or None if there is none."""
+@dataclass(frozen=True, slots=True)
+class LiteralSet:
+    """Literals one of which every matching event's haystack contains.
+
+    ``strength`` (the weakest literal's length) decides whether the set filters at all; ``rank`` (the same with
+    field discounts) decides which of a rule's sets to use.
+    """
+
+    literals: frozenset[str]
+    strength: float
+    rank: float
+
+    def better_than(self, other: LiteralSet) -> bool:
+        if usable(self) != usable(other):
+            return usable(self)
+        return self.rank > other.rank or (self.rank == other.rank and len(self.literals) < len(other.literals))
+
+
+NEVER = LiteralSet(frozenset(), float("inf"), float("inf"))
+
+
+def literal_strength(literal: str) -> float:
+    """Length, with non-ASCII characters (rare in logs) counting three."""
+    return float(sum(1 if ord(c) < 128 else 3 for c in literal))
+
+
+def required_literals(node: Node) -> LiteralSet | None:
+    """The strongest literal set the condition implies, or None if it implies none."""
     if isinstance(node, Leaf):
         return _leaf_literals(node)
     if isinstance(node, And):
-        best: Literals | None = None
+        best: LiteralSet | None = None
         for item in node.items:
             candidate = required_literals(item)
-            if candidate is not None and (best is None or _better(candidate, best)):
+            if candidate is not None and (best is None or candidate.better_than(best)):
                 best = candidate
         return best
     if isinstance(node, Or):
         union: set[str] = set()
+        weakest = lowest = float("inf")
         for item in node.items:
             candidate = required_literals(item)
             if candidate is None:
                 return None
-            union |= candidate
-        return frozenset(union)
+            union |= candidate.literals
+            weakest = min(weakest, candidate.strength)
+            lowest = min(lowest, candidate.rank)
+        return LiteralSet(frozenset(union), weakest, lowest)
     if isinstance(node, Const):
-        return None if node.value else frozenset()
-    if isinstance(node, Not):
-        return None
-    return None
+        return None if node.value else NEVER
+    return None  # Not: a negation requires nothing
 
 
-def strength(literals: Literals) -> float:
-    """How selective a set is: its weakest literal's length; an empty set (never matches) is strongest."""
-    return min((len(x) for x in literals), default=float("inf"))
+MAX_ALTERNATIVES = 4
 
 
-def _better(a: Literals, b: Literals) -> bool:
-    sa, sb = strength(a), strength(b)
-    return sa > sb or (sa == sb and len(a) < len(b))
+def literal_alternatives(node: Node) -> list[LiteralSet]:
+    """Usable literal sets the condition implies, best first by static rank; each alone is a valid prefilter.
+
+    An ``and`` offers the sets of each of its items; the engine picks among them by measured hit rates.
+    """
+    found: list[LiteralSet] = []
+    if isinstance(node, And):
+        for item in node.items:
+            found.extend(literal_alternatives(item))
+    else:
+        required = required_literals(node)
+        if required is not None and usable(required):
+            found.append(required)
+    unique = {alt.literals: alt for alt in found}
+    ranked = sorted(unique.values(), key=lambda a: (-a.rank, len(a.literals), sorted(a.literals)))
+    return ranked[:MAX_ALTERNATIVES]
 
 
-def usable(literals: Literals | None) -> bool:
-    return literals is not None and strength(literals) >= MIN_STRENGTH
+def usable(literals: LiteralSet | None) -> bool:
+    return literals is not None and literals.strength >= MIN_STRENGTH
 
 
-def _leaf_literals(leaf: Leaf) -> Literals | None:
+def _leaf_literals(leaf: Leaf) -> LiteralSet | None:
     pred = leaf.pred
     if isinstance(pred, StrMatch):
         out: set[str] = set()
@@ -85,11 +132,17 @@ def _leaf_literals(leaf: Leaf) -> Literals | None:
                 out.add(literal)
             else:
                 return None
-        return frozenset(out)
+        return _weighed(out, leaf.field)
     if isinstance(pred, Regex):
         literal = regex_literal(pred.pattern, pred.flags, anchored=False)
-        return None if literal is None else frozenset((literal,))
+        return None if literal is None else _weighed({literal}, leaf.field)
     return None
+
+
+def _weighed(literals: set[str], field: str | None) -> LiteralSet:
+    weakest = min((literal_strength(x) for x in literals), default=float("inf"))
+    weight = LOW_SELECTIVITY_WEIGHT if field in LOW_SELECTIVITY_FIELDS else 1.0
+    return LiteralSet(frozenset(literals), weakest, weakest * weight)
 
 
 def regex_literal(pattern: str, flags: int, anchored: bool) -> str | None:
@@ -189,6 +242,30 @@ class HyperscanScanner:
             self._db.scan(haystack.encode("utf-8", "surrogatepass"), match_event_handler=_on_match,
                           context=found)
         return found
+
+
+def build_scanner(literals: Sequence[str], cache: Path | None = None) -> Scanner:
+    """A scanner over ``literals`` (ids are positions in the list): Hyperscan where available, its compiled
+    database cached under ``cache`` (keyed by the literals), else Aho-Corasick."""
+    if not hyperscan_available():
+        return AhoCorasickScanner(literals)
+    if cache is None or len(literals) < 64:  # small sets compile in microseconds
+        return HyperscanScanner(literals)
+    key = hashlib.blake2b("\x00".join(literals).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+    path = cache / f"hs-{key}.db"
+    try:
+        return HyperscanScanner(literals, path.read_bytes())
+    except (OSError, ValueError, RuntimeError, TypeError):
+        pass
+    scanner = HyperscanScanner(literals)
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_bytes(scanner.serialized)
+        os.replace(temporary, path)
+    except OSError:
+        pass  # a cache that cannot be written only costs time
+    return scanner
 
 
 def hyperscan_available() -> bool:

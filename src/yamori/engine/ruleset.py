@@ -17,12 +17,20 @@ from pathlib import Path
 
 from yamori import __version__
 from yamori.engine.compiler import CompiledModule, compile_rules
-from yamori.engine.prefilter import required_literals, usable
+from yamori.engine.prefilter import literal_alternatives
 from yamori.paths import cache_dir
 from yamori.rules.loader import ParsedFile, iter_rule_files, load_rule_files
 from yamori.rules.model import LoadedRules, RuleInfo, RuleProblem
 
-CACHE_FORMAT = 1
+
+def _code_fingerprint() -> str:
+    """A hash of the code that converts and compiles rules: a cache made by other code is never reused."""
+    digest = hashlib.blake2b(__version__.encode(), digest_size=8)
+    root = Path(__file__).resolve().parent.parent
+    for package in ("rules", "engine"):
+        for source in sorted((root / package).glob("*.py")):
+            digest.update(source.read_bytes())
+    return digest.hexdigest()
 
 
 @dataclass(slots=True)
@@ -30,22 +38,20 @@ class CompiledRuleSet:
     infos: list[RuleInfo]
     module: CompiledModule
     literals: list[str]
-    rule_literals: list[tuple[int, ...] | None]
+    rule_literals: list[tuple[tuple[int, ...], ...]]
+    """Per rule, its alternative literal sets (literal ids), best first; empty: evaluate for every event."""
     problems: list[RuleProblem] = field(default_factory=list)
     files: int = 0
-    hyperscan_db: bytes = b""
     from_cache: bool = False
 
 
 def build_ruleset(loaded: LoadedRules) -> CompiledRuleSet:
     literal_ids: dict[str, int] = {}
-    rule_literals: list[tuple[int, ...] | None] = []
+    rule_literals: list[tuple[tuple[int, ...], ...]] = []
     for rule in loaded.rules:
-        literals = required_literals(rule.condition)
-        if literals is None or not usable(literals):
-            rule_literals.append(None)
-            continue
-        rule_literals.append(tuple(literal_ids.setdefault(lit, len(literal_ids)) for lit in sorted(literals)))
+        rule_literals.append(tuple(
+            tuple(literal_ids.setdefault(lit, len(literal_ids)) for lit in sorted(alternative.literals))
+            for alternative in literal_alternatives(rule.condition)))
     return CompiledRuleSet(
         infos=[r.info for r in loaded.rules],
         module=compile_rules(loaded.rules),
@@ -67,7 +73,8 @@ def load_ruleset(paths: Iterable[Path], placeholders: Mapping[str, Sequence[str]
     problems: list[RuleProblem] = []
     files = list(iter_rule_files(paths, problems))
     digest = hashlib.blake2b(digest_size=16)
-    digest.update(f"{__version__}:{CACHE_FORMAT}:{_placeholder_key(placeholders)}".encode())
+    fingerprint = _code_fingerprint()
+    digest.update(f"{fingerprint}:{_placeholder_key(placeholders)}".encode())
     for file in files:
         digest.update(file.key.encode("utf-8", "surrogatepass"))
     base = cache_dir()
@@ -78,24 +85,16 @@ def load_ruleset(paths: Iterable[Path], placeholders: Mapping[str, Sequence[str]
             cached.problems = problems + cached.problems
             cached.from_cache = True
             return cached
-    parsed_path = base / f"parsed-{__version__}-{CACHE_FORMAT}-{_placeholder_key(placeholders)}.pickle"
+    parsed_path = base / f"parsed-{fingerprint}-{_placeholder_key(placeholders)}.pickle"
     previous = _read_pickle(parsed_path) if use_cache else None
     loaded, fresh = load_rule_files(files, placeholders, previous if isinstance(previous, dict) else None)
     ruleset = build_ruleset(loaded)
     if use_cache:
         _write_pickle(parsed_path, _merge_parsed(previous, fresh))
-        _prepare_scanner(ruleset)
         _write_pickle(set_path, ruleset)
-        _prune(base, keep=set_path)
+        _prune(base, keep={set_path, parsed_path})
     ruleset.problems = problems + ruleset.problems
     return ruleset
-
-
-def _prepare_scanner(ruleset: CompiledRuleSet) -> None:
-    """Build the scanner once so its serialized database is cached with the set."""
-    from yamori.engine.matcher import make_scanner
-
-    make_scanner(ruleset)
 
 
 def _merge_parsed(previous: object, fresh: dict[str, ParsedFile]) -> dict[str, ParsedFile]:
@@ -124,8 +123,9 @@ def _write_pickle(path: Path, value: object) -> None:
         pass  # a cache that cannot be written only costs time
 
 
-def _prune(base: Path, keep: Path, limit: int = 8) -> None:
-    sets = sorted(base.glob("ruleset-*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in sets[limit:]:
-        if old != keep:
-            old.unlink(missing_ok=True)
+def _prune(base: Path, keep: set[Path], limit: int = 8) -> None:
+    for pattern in ("ruleset-*.pickle", "parsed-*.pickle"):
+        found = sorted(base.glob(pattern), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in found[limit:]:
+            if old not in keep:
+                old.unlink(missing_ok=True)

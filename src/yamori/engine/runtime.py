@@ -106,6 +106,34 @@ def ct(values: tuple[str, ...], needles: tuple[str, ...]) -> bool:
     return False
 
 
+class LazyAutomaton:
+    """An Aho-Corasick automaton over many needles, built on first use (``contains`` with a long value list)."""
+
+    __slots__ = ("_find", "needles")
+
+    def __init__(self, needles: tuple[str, ...]) -> None:
+        self.needles = needles
+        self._find: Any = None
+
+    def __reduce__(self) -> tuple[type[LazyAutomaton], tuple[tuple[str, ...]]]:
+        return (LazyAutomaton, (self.needles,))
+
+    def find(self, text: str) -> Any:
+        if self._find is None:
+            import ahocorasick_rs
+
+            self._find = ahocorasick_rs.AhoCorasick(list(self.needles)).find_matches_as_indexes
+        return self._find(text)
+
+
+def cta(values: tuple[str, ...], automaton: LazyAutomaton) -> bool:
+    """``ct`` for many needles: one automaton pass per value instead of a loop over needles."""
+    for s in values:
+        if automaton.find(s):
+            return True
+    return False
+
+
 class LazyPattern:
     """A regular expression compiled on first use, so that loading thousands of rules stays fast."""
 
@@ -134,6 +162,22 @@ def gl(values: tuple[str, ...], pattern: LazyPattern) -> bool:
     return False
 
 
+def seq(values: tuple[str, ...], segments: tuple[str, ...], dotall: bool) -> bool:
+    """A regex made only of literal segments joined by ``.*``: the segments occur in order (within one line
+    unless DOTALL). Same answer as ``re.search``, in linear time instead of backtracking."""
+    for s in values:
+        for line in ((s,) if dotall else s.split("\n")):
+            position = 0
+            for segment in segments:
+                position = line.find(segment, position)
+                if position < 0:
+                    break
+                position += len(segment)
+            else:
+                return True
+    return False
+
+
 def rx(values: tuple[str, ...], pattern: LazyPattern) -> bool:
     search = pattern.compiled.search
     for s in values:
@@ -142,19 +186,24 @@ def rx(values: tuple[str, ...], pattern: LazyPattern) -> bool:
     return False
 
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def cidr(values: tuple[str, ...], networks: Sequence[Network]) -> bool:
+def cidr(values: tuple[str, ...], ranges: Sequence[tuple[int, int, int]]) -> bool:
+    """Some value is an IP address inside one of ``ranges``: (IP version, first, last address as integers)."""
     for s in values:
         try:
             address = ipaddress.ip_address(s)
         except ValueError:
             continue
-        for net in networks:
-            if address.version == net.version and address in net:
+        version = address.version
+        number = int(address)
+        for net_version, first, last in ranges:
+            if version == net_version and first <= number <= last:
                 return True
     return False
+
+
+def cidr_ranges(networks: Sequence[str]) -> tuple[tuple[int, int, int], ...]:
+    nets = [ipaddress.ip_network(n, strict=False) for n in networks]
+    return tuple((n.version, int(n.network_address), int(n.broadcast_address)) for n in nets)
 
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")

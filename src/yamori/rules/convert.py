@@ -104,14 +104,15 @@ def rule_info(rule: SigmaRule, path: str, condition: Node) -> RuleInfo:
         tags=tuple(f"{t.namespace}.{t.name}" for t in rule.tags),
         references=tuple(rule.references or ()),
         falsepositives=tuple(rule.falsepositives or ()),
-        fields=tuple(dict.fromkeys(referenced_fields(condition))),
+        fields=tuple(dict.fromkeys(f for f in referenced_fields(condition) if f is not None)),
+        keywords=None in set(referenced_fields(condition)),
     )
 
 
-def referenced_fields(node: Node) -> Iterator[str]:
+def referenced_fields(node: Node) -> Iterator[str | None]:
+    """Field names the condition reads; None stands for keyword items (every field)."""
     if isinstance(node, Leaf):
-        if node.field is not None:
-            yield node.field
+        yield node.field
         if isinstance(node.pred, FieldRef):
             yield node.pred.other
     elif isinstance(node, And | Or):
@@ -283,26 +284,35 @@ def simplify(node: Node) -> Node:
     return kind(tuple(items))
 
 
+def _merge_key(item: Node) -> tuple[str | None, str, bool] | None:
+    """Leaves that can share one predicate when or-ed: string matches of one kind, or CIDR sets, on one field."""
+    if isinstance(item, Leaf):
+        if isinstance(item.pred, StrMatch) and item.pred.kind != "any":
+            return (item.field, item.pred.kind, item.pred.cased)
+        if isinstance(item.pred, Cidr):
+            return (item.field, "cidr", True)
+    return None
+
+
 def _merge_string_leaves(items: list[Node]) -> list[Node]:
-    merged: dict[tuple[str | None, str, bool], list[str]] = {}
-    out: list[Node] = []
+    groups: dict[tuple[str | None, str, bool], list[str]] = {}
     for item in items:
-        if isinstance(item, Leaf) and isinstance(item.pred, StrMatch) and item.pred.kind != "any":
-            key = (item.field, item.pred.kind, item.pred.cased)
-            if key not in merged:
-                merged[key] = []
-                out.append(item)  # placeholder, replaced below
-            merged[key].extend(item.pred.values)
-        else:
-            out.append(item)
+        key = _merge_key(item)
+        if key is not None:
+            assert isinstance(item, Leaf) and isinstance(item.pred, StrMatch | Cidr)
+            groups.setdefault(key, []).extend(
+                item.pred.values if isinstance(item.pred, StrMatch) else item.pred.networks)
     result: list[Node] = []
-    for item in out:
-        if isinstance(item, Leaf) and isinstance(item.pred, StrMatch) and item.pred.kind != "any":
-            key = (item.field, item.pred.kind, item.pred.cased)
-            values = merged.pop(key, None)
-            if values is None:
-                continue
-            result.append(Leaf(item.field, StrMatch(item.pred.kind, tuple(dict.fromkeys(values)), item.pred.cased)))
-        else:
+    for item in items:
+        key = _merge_key(item)
+        if key is None:
             result.append(item)
+            continue
+        values = groups.pop(key, None)
+        if values is None:
+            continue  # merged into the first leaf of its group
+        assert isinstance(item, Leaf) and isinstance(item.pred, StrMatch | Cidr)
+        merged = tuple(dict.fromkeys(values))
+        pred = Cidr(merged) if isinstance(item.pred, Cidr) else StrMatch(item.pred.kind, merged, item.pred.cased)
+        result.append(Leaf(item.field, pred))
     return result

@@ -115,6 +115,8 @@ class RuleInfo:
     references: tuple[str, ...] = ()
     falsepositives: tuple[str, ...] = ()
     fields: tuple[str, ...] = ()
+    keywords: bool = False
+    """The rule has field-less (keyword) items, which search every field."""
 
 
 @dataclass(frozen=True, slots=True)
