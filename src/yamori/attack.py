@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterable
 
 TACTICS: dict[str, str] = {
     "reconnaissance": "Reconnaissance",
@@ -27,13 +27,15 @@ TACTIC_ORDER = {slug: index for index, slug in enumerate(TACTICS)}
 _TECHNIQUE = re.compile(r"^t\d{4}(\.\d{3})?$")
 
 
-def tactics(tags: Iterable[str]) -> list[str]:
+@functools.lru_cache(maxsize=8192)
+def tactics(tags: tuple[str, ...]) -> tuple[str, ...]:
     """Tactic names in kill-chain order."""
     slugs = {t.split(".", 1)[1].replace("_", "-") for t in tags if t.lower().startswith("attack.")}
-    return [TACTICS[s] for s in sorted(slugs & TACTICS.keys(), key=TACTIC_ORDER.__getitem__)]
+    return tuple(TACTICS[s] for s in sorted(slugs & TACTICS.keys(), key=TACTIC_ORDER.__getitem__))
 
 
-def techniques(tags: Iterable[str]) -> list[str]:
+@functools.lru_cache(maxsize=8192)
+def techniques(tags: tuple[str, ...]) -> tuple[str, ...]:
     """Technique ids (``T1059.001``) in tag order."""
     out: list[str] = []
     for tag in tags:
@@ -42,7 +44,7 @@ def techniques(tags: Iterable[str]) -> list[str]:
             name = lowered[7:]
             if _TECHNIQUE.match(name) and name.upper() not in out:
                 out.append(name.upper())
-    return out
+    return tuple(out)
 
 
 def parent_technique(technique: str) -> str:

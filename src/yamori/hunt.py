@@ -115,7 +115,14 @@ _worker_options: HuntOptions | None = None
 
 def _hunt_in_worker(path: Path) -> FileResult:
     assert _worker_engine is not None and _worker_options is not None
-    return hunt_file(_worker_engine, path, _worker_options)
+    result = hunt_file(_worker_engine, path, _worker_options)
+    index_of = _worker_index
+    # the parent has the same rule infos: send an index, not a pickled RuleInfo per detection
+    result.detections = [d.with_rule_index(index_of[id(d.rule)]) for d in result.detections]  # type: ignore[misc]
+    return result
+
+
+_worker_index: dict[int, int] = {}
 
 
 def iter_results(paths: Iterable[Path], engine: Engine, options: HuntOptions,
@@ -127,11 +134,15 @@ def iter_results(paths: Iterable[Path], engine: Engine, options: HuntOptions,
         for file in files:
             yield hunt_file(engine, file, options, progress)
         return
-    global _worker_engine, _worker_options
+    global _worker_engine, _worker_options, _worker_index
     _worker_engine, _worker_options = engine, options  # inherited by the forked workers
+    _worker_index = {id(info): index for index, info in enumerate(engine.infos)}
     context = multiprocessing.get_context("fork")
+    chunk = max(1, min(64, len(files) // (workers * 8)))  # fewer round trips for many small files
     with context.Pool(workers) as pool:
-        for result in pool.imap(_hunt_in_worker, files, chunksize=1):
+        for result in pool.imap(_hunt_in_worker, files, chunksize=chunk):
+            for detection in result.detections:
+                detection.rule = engine.infos[detection.rule]  # type: ignore[index, call-overload]
             if progress is not None:
                 progress(result.events)
             yield result

@@ -35,12 +35,17 @@ class Detection:
         return cls(rule, event.timestamp, str(computer) if computer is not None else None, event.source,
                    event.position, matched, (event.raw if event.raw is not None else fields) if keep_event else None)
 
+    def with_rule_index(self, index: int) -> Detection:
+        """A copy whose ``rule`` is the rule's index, to cross a process boundary cheaply."""
+        return Detection(index, self.timestamp, self.computer, self.source, self.position,  # type: ignore[arg-type]
+                         self.matched, self.event)
+
     @property
-    def tactics(self) -> list[str]:
+    def tactics(self) -> tuple[str, ...]:
         return attack.tactics(self.rule.tags)
 
     @property
-    def techniques(self) -> list[str]:
+    def techniques(self) -> tuple[str, ...]:
         return attack.techniques(self.rule.tags)
 
     def to_dict(self) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from yamori.alerts.detection import LEVELS, Detection
+from yamori.alerts.detection import LEVELS, Detection, level_rank
 from yamori.alerts.output import CsvTimelineWriter, DetectionWriter, JsonLinesWriter
 from yamori.cli.options import read_placeholders, rule_paths
 from yamori.engine.ruleset import load_ruleset
@@ -30,6 +30,7 @@ EXIT_BAD_INPUT = 3
 EXIT_NO_RULES = 4
 TABLE_ROWS = 200
 BAD_SHOWN = 10
+SUMMARY_RULES = 40
 
 
 class OutputFormat(StrEnum):
@@ -189,10 +190,14 @@ def _print_summary(console: Console, summary: HuntSummary, bad: list[BadRecord])
         table.add_column("Level")
         table.add_column("Rule")
         table.add_column("Tactics")
-        for rule_id, count in summary.by_rule.most_common():
+        ranked = sorted(summary.by_rule.items(), key=lambda item: (-level_rank(summary.rule_titles[item[0]][1]),
+                                                                    -item[1]))
+        for rule_id, count in ranked[:SUMMARY_RULES]:
             title, level, tactics = summary.rule_titles[rule_id]
             table.add_row(str(count), f"[{LEVEL_STYLE.get(level, '')}]{level}", title, tactics)
         console.print(table)
+        if len(ranked) > SUMMARY_RULES:
+            console.print(f"[dim]… and {len(ranked) - SUMMARY_RULES} more rules (highest levels shown first)[/dim]")
         levels = ", ".join(f"{lvl}: {summary.by_level[lvl]}" for lvl in reversed(LEVELS) if summary.by_level[lvl])
         console.print(f"By level: {levels}")
         if summary.by_tactic:

@@ -57,13 +57,12 @@ share one object (the engine caches its routing per LogSource).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-
-from sigma.pipelines.common import windows_logsource_mapping
 
 from yamori.events import LogSource
 
@@ -185,9 +184,18 @@ def _as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list | tuple | set | frozenset) else [value]
 
 
-def _build_channel_services() -> dict[str, tuple[str, ...]]:
+@functools.cache
+def _windows_logsource_mapping() -> dict[str, Any]:
+    """pySigma's service → channel table, imported on first use (pySigma's pipelines are slow to import)."""
+    from sigma.pipelines.common import windows_logsource_mapping
+
+    return dict(windows_logsource_mapping)
+
+
+@functools.cache
+def _channel_services() -> dict[str, tuple[str, ...]]:
     reverse: dict[str, list[str]] = {}
-    for service, channels in windows_logsource_mapping.items():
+    for service, channels in _windows_logsource_mapping().items():
         for channel in _as_list(channels):
             names = reverse.setdefault(str(channel).lower(), [])
             if service not in names:
@@ -195,7 +203,6 @@ def _build_channel_services() -> dict[str, tuple[str, ...]]:
     return {channel: tuple(services) for channel, services in reverse.items()}
 
 
-_CHANNEL_SERVICES = _build_channel_services()
 _SYSMON_SERVICE = "sysmon"
 _AUDIT_SERVICE = "security"
 # event id -> names of the fields whose values decide its audit categories (4657 -> ("OperationType",))
@@ -220,7 +227,7 @@ def _intern(logsource: LogSource) -> LogSource:
 
 
 def _services_of(channel: str | None) -> tuple[str, ...]:
-    return _CHANNEL_SERVICES.get(channel.lower(), ()) if isinstance(channel, str) else ()
+    return _channel_services().get(channel.lower(), ()) if isinstance(channel, str) else ()
 
 
 def _compute_route(channel: str | None, event_id: Any, extra: tuple[Any, ...] | None) -> _Route:
@@ -298,7 +305,8 @@ def _finish(fields: Fields) -> LogSource:
 def produced_logsources() -> list[LogSource]:
     """Every distinct set of facets a Windows event can carry (for reporting rules no event can reach)."""
     found: dict[LogSource, None] = {_intern(LogSource(product=_PRODUCT_TUPLE)): None}
-    channels = {str(channel) for channels in windows_logsource_mapping.values() for channel in _as_list(channels)}
+    channels = {str(channel) for channels in _windows_logsource_mapping().values()
+                for channel in _as_list(channels)}
     event_ids = set(SYSMON_CATEGORIES) | {event_id for _, event_id in SERVICE_CATEGORIES}
     for channel in sorted(channels):
         found[_compute_route(channel, None, None)[0]] = None
@@ -788,5 +796,5 @@ def windows_json_to_fields(obj: dict[str, Any]) -> Parsed | None:
 
 def known_channels() -> Iterable[str]:
     """The channel names pySigma maps to a service (lower-cased)."""
-    return _CHANNEL_SERVICES.keys()
+    return _channel_services().keys()
 

@@ -12,16 +12,18 @@ import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-from sigma.collection import SigmaCollection
-from sigma.correlations import SigmaCorrelationRule
-from sigma.exceptions import SigmaError
-from sigma.filters import SigmaFilter
-from sigma.rule import SigmaRule
+from typing import TYPE_CHECKING
 
 from yamori.exceptions import UnsupportedRuleError
-from yamori.rules.convert import Placeholders, convert_rule
 from yamori.rules.model import LoadedRules, Rule, RuleProblem
+
+if TYPE_CHECKING:
+    from sigma.filters import SigmaFilter
+
+    from yamori.rules.convert import Placeholders
+
+# pySigma (and the converter built on it) is imported where rules are parsed, not at start-up: a warm start
+# loads compiled rules from the cache and never needs it.
 
 RULE_SUFFIXES = (".yml", ".yaml")
 MAX_RULE_FILE = 4 * 1024 * 1024
@@ -102,6 +104,9 @@ class ParsedFile:
 
 def parse_rule_file(file: RuleFile, placeholders: Placeholders | None = None) -> ParsedFile:
     """Parse one file with pySigma and convert every rule in it; filters are reported, applied by the caller."""
+    from sigma.collection import SigmaCollection
+    from sigma.exceptions import SigmaError
+
     parsed = ParsedFile([], [])
     try:
         text = file.content.decode("utf-8")
@@ -122,6 +127,12 @@ def parse_rule_file(file: RuleFile, placeholders: Placeholders | None = None) ->
 
 
 def _add_rule(parsed: ParsedFile, item: object, label: str, placeholders: Placeholders | None) -> None:
+    from sigma.correlations import SigmaCorrelationRule
+    from sigma.exceptions import SigmaError
+    from sigma.rule import SigmaRule
+
+    from yamori.rules.convert import convert_rule
+
     if isinstance(item, SigmaCorrelationRule):
         parsed.problems.append(RuleProblem(
             label, "correlation rule: not evaluated by single-event detection yet",
@@ -145,6 +156,9 @@ def _add_rule(parsed: ParsedFile, item: object, label: str, placeholders: Placeh
 def apply_filters(files: Sequence[RuleFile], results: list[ParsedFile],
                   placeholders: Placeholders | None) -> None:
     """Apply every Sigma meta filter of the set to the rules it names, re-parsing the files involved."""
+    from sigma.collection import SigmaCollection
+    from sigma.rule import SigmaRule
+
     filters: list[SigmaFilter] = []
     for file, result in zip(files, results, strict=True):
         if result.has_filters:
@@ -170,7 +184,7 @@ def apply_filters(files: Sequence[RuleFile], results: list[ParsedFile],
         results[index] = fresh
 
 
-def load_rule_files(files: Sequence[RuleFile], placeholders: Mapping[str, Sequence[str]] | None = None,
+def load_rule_files(files: Sequence[RuleFile], placeholders: Placeholders | None = None,
                     cached: Mapping[str, ParsedFile] | None = None) -> tuple[LoadedRules, dict[str, ParsedFile]]:
     """Parse (or take from ``cached``) every file; returns the loaded set and the per-file results to cache."""
     results: list[ParsedFile] = []
