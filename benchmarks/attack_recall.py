@@ -15,7 +15,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import DATASETS, SIGMA, require_shared, table
-
 from yamori.attack import parent_technique, techniques
 from yamori.engine.matcher import Engine
 from yamori.engine.ruleset import load_ruleset
