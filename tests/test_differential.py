@@ -85,7 +85,7 @@ def _value(modifier: str) -> st.SearchStrategy[Any]:
         return st.sampled_from(FIELDS)
     if modifier.startswith("|re"):
         return st.sampled_from(["^c.d", "a+b", "cmd$", "\\\\x", "[0-9]{4}", "(?:ab|cd)e?", "a.*b", "c.*m.*d",
-                                "a.*a.*a", "b.*?a", "(?s)a.*b", "(?i)C.*D"])
+                                "a.*a.*a", "b.*?a", "(?s)a.*b", "(?i)C.*D", "(?i)cmd", "Cmd\\b", "-e\\s*4"])
     text = st.lists(st.sampled_from(ATOMS), min_size=1, max_size=3).map("".join)
     return st.one_of(text, st.integers(0, 5000), st.booleans(), st.none()) if modifier == "" else text
 

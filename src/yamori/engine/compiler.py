@@ -16,6 +16,7 @@ from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
 
 from yamori.engine import runtime
+from yamori.engine.prefilter import regex_literal
 from yamori.rules.model import (
     And,
     Cidr,
@@ -34,10 +35,10 @@ from yamori.rules.model import (
     TimePart,
 )
 
-RuleFunction = Callable[[dict[str, Any], dict[str, tuple[str, ...]]], bool]
+RuleFunction = Callable[[dict[str, Any], runtime.Memo], bool]
 
-_RUNTIME_NAMES = ("lo", "cs", "al", "alc", "sw", "ew", "ct", "gl", "rx", "cidr", "isnull", "allraw", "cta", "seq",
-                  "cmp", "fr", "tp")
+_RUNTIME_NAMES = ("lo", "cs", "al", "alc", "sw", "ew", "ct", "gl", "rx", "rxl", "cidr", "isnull", "allraw", "cta",
+                  "seq", "cmp", "fr", "tp")
 
 
 @dataclass(slots=True)
@@ -88,7 +89,7 @@ class _Generator:
     def values(self, leaf: Leaf, cased: bool) -> str:
         if leaf.field is None:
             return "alc(e, m)" if cased else "al(e, m)"
-        return f"{'cs' if cased else 'lo'}(e, m, {leaf.field!r})"
+        return f"cs(e, m, {leaf.field!r})" if cased else f"m[{leaf.field!r}]"
 
     def leaf(self, leaf: Leaf) -> str:
         pred = leaf.pred
@@ -117,7 +118,11 @@ class _Generator:
                 values = self.values(leaf, cased=not folded)
                 parts = tuple(p.lower() for p in segments) if folded else segments
                 return f"seq({values}, {self.constant(parts)}, {bool(pred.flags & re.DOTALL)})"
-            return f"rx({cased}, {self.constant(runtime.LazyPattern(pred.pattern, pred.flags))})"
+            pattern = self.constant(runtime.LazyPattern(pred.pattern, pred.flags))
+            literal = regex_literal(pred.pattern, pred.flags, anchored=False, lower=False)
+            if literal is not None and not pred.flags & re.IGNORECASE:
+                return f"rxl({cased}, {pattern}, {literal!r})"
+            return f"rx({cased}, {pattern})"
         if isinstance(pred, Cidr):
             return f"cidr({cased}, {self.constant(runtime.cidr_ranges(pred.networks))})"
         if isinstance(pred, Compare):
@@ -131,7 +136,7 @@ class _Generator:
         if isinstance(pred, Exists):
             return f"({f!r} {'in' if pred.present else 'not in'} e)"
         if isinstance(pred, FieldRef):
-            return f"fr(lo(e, m, {f!r}), lo(e, m, {pred.other!r}), {pred.mode!r})"
+            return f"fr(m[{f!r}], m[{pred.other!r}], {pred.mode!r})"
         raise ValueError(f"unknown predicate {pred!r}")
 
 

@@ -14,12 +14,12 @@ from typing import Any
 from yamori.engine.compiler import RuleFunction
 from yamori.engine.prefilter import Scanner, build_scanner
 from yamori.engine.ruleset import CompiledRuleSet
-from yamori.engine.runtime import SEPARATOR, forms
+from yamori.engine.runtime import SEPARATOR, Memo, forms
 from yamori.events import Event, LogSource
 from yamori.paths import cache_dir
 from yamori.rules.model import RuleInfo
 
-CALIBRATE_AT = (200, 3000)  # events of a logsource after which its literal choices are re-made
+CALIBRATE_AT = (100, 1000)  # events of a logsource after which its literal choices are re-made
 
 
 @dataclass(slots=True)
@@ -181,7 +181,7 @@ class Engine:
         if not candidates:
             return []
         fields = event.fields
-        memo: dict[str, tuple[str, ...]] = {}
+        memo = Memo(fields)
         functions = self.functions
         try:
             matched = [i for i in candidates if functions[i](fields, memo)]
@@ -190,8 +190,7 @@ class Engine:
         stats.matches += len(matched)
         return matched
 
-    def _safe(self, function: Callable[..., bool], fields: dict[str, Any],
-              memo: dict[str, tuple[str, ...]]) -> bool:
+    def _safe(self, function: Callable[..., bool], fields: dict[str, Any], memo: Memo) -> bool:
         try:
             return function(fields, memo)
         except Exception:

@@ -98,6 +98,16 @@ def literal_alternatives(node: Node) -> list[LiteralSet]:
     if isinstance(node, And):
         for item in node.items:
             found.extend(literal_alternatives(item))
+    elif isinstance(node, Or):
+        # one set per combination of the items' two best sets: ``1 of sel_*`` over two selections can then be
+        # reached through the event ids as well as through the provider names
+        combinations: list[LiteralSet] = [NEVER]
+        for item in node.items:
+            options = literal_alternatives(item)[:2]
+            if not options:
+                return []
+            combinations = [_union(a, b) for a in combinations for b in options][:MAX_ALTERNATIVES * 2]
+        found.extend(combinations)
     else:
         required = required_literals(node)
         if required is not None and usable(required):
@@ -105,6 +115,10 @@ def literal_alternatives(node: Node) -> list[LiteralSet]:
     unique = {alt.literals: alt for alt in found}
     ranked = sorted(unique.values(), key=lambda a: (-a.rank, len(a.literals), sorted(a.literals)))
     return ranked[:MAX_ALTERNATIVES]
+
+
+def _union(a: LiteralSet, b: LiteralSet) -> LiteralSet:
+    return LiteralSet(a.literals | b.literals, min(a.strength, b.strength), min(a.rank, b.rank))
 
 
 def usable(literals: LiteralSet | None) -> bool:
@@ -145,10 +159,12 @@ def _weighed(literals: set[str], field: str | None) -> LiteralSet:
     return LiteralSet(frozenset(literals), weakest, weakest * weight)
 
 
-def regex_literal(pattern: str, flags: int, anchored: bool) -> str | None:
+def regex_literal(pattern: str, flags: int, anchored: bool, lower: bool = True) -> str | None:
     """The longest literal every match of ``pattern`` contains (lower-cased), or None.
 
     With ``anchored`` (a glob matched as a whole) a literal at the very start or end gets the separator.
+    With ``lower=False`` the literal keeps its case, so that it can be looked for in the original value; then
+    None when the pattern ignores case and the literal has cased characters.
     """
     try:
         parsed = sre_parse.parse(pattern, flags)
@@ -172,7 +188,13 @@ def regex_literal(pattern: str, flags: int, anchored: bool) -> str | None:
     if current:
         runs.append(_anchor(current, anchored, len(items) == len(current), True))
     best = max(runs, key=len, default="")
-    return best.lower() if best else None
+    if not best:
+        return None
+    if lower:
+        return best.lower()
+    if parsed.state.flags & re.IGNORECASE and best.lower() != best.upper():
+        return None
+    return best
 
 
 def _only_literals(sub: Any) -> bool:

@@ -41,6 +41,22 @@ def forms(value: Any) -> tuple[str, ...]:
     return (form(value),)
 
 
+class Memo(dict[str, tuple[str, ...]]):
+    """Per-event memo of string forms; ``memo[field]`` gives the lower-cased forms of a field, computed on first
+    use (generated code indexes it directly: a C-level dict hit, no Python call, after the first access)."""
+
+    __slots__ = ("e",)
+
+    def __init__(self, e: dict[str, Any]) -> None:
+        self.e = e
+
+    def __missing__(self, f: str) -> tuple[str, ...]:
+        v = self.e.get(f)
+        r = (v.lower(),) if v.__class__ is str else tuple(s.lower() for s in forms(v))
+        self[f] = r
+        return r
+
+
 def lo(e: dict[str, Any], m: dict[str, tuple[str, ...]], f: str) -> tuple[str, ...]:
     r = m.get(f)
     if r is None:
@@ -175,6 +191,15 @@ def seq(values: tuple[str, ...], segments: tuple[str, ...], dotall: bool) -> boo
                 position += len(segment)
             else:
                 return True
+    return False
+
+
+def rxl(values: tuple[str, ...], pattern: LazyPattern, literal: str) -> bool:
+    """``rx`` with a cheap test first: the regex cannot match a value lacking its required literal."""
+    search = pattern.compiled.search
+    for s in values:
+        if literal in s and search(s) is not None:
+            return True
     return False
 
 

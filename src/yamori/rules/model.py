@@ -118,6 +118,10 @@ class RuleInfo:
     keywords: bool = False
     """The rule has field-less (keyword) items, which search every field."""
 
+    def __reduce__(self) -> tuple[type[RuleInfo], tuple[object, ...]]:
+        # positional arguments: twice as fast to unpickle as the dataclass's per-field state (warm start)
+        return (RuleInfo, tuple(getattr(self, name) for name in self.__slots__))  # type: ignore[attr-defined]
+
 
 @dataclass(frozen=True, slots=True)
 class Rule:
