@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from yamori.alerts.detection import Detection, level_rank
+from yamori.alerts.output import Renderer
 from yamori.engine.matcher import Engine
 from yamori.engine.ruleset import CompiledRuleSet
 from yamori.events import BadRecord
@@ -27,8 +28,9 @@ PROGRESS_EVERY = 5_000
 @dataclass(slots=True)
 class HuntOptions:
     min_level: str = "informational"
-    keep_event: bool = True
     workers: int = 0  # 0: one per core
+    render: Renderer | None = None
+    """Serialize each detection where it is found (in the worker), so that only bytes cross processes."""
 
 
 @dataclass(slots=True)
@@ -36,6 +38,8 @@ class FileResult:
     path: str
     events: int = 0
     detections: list[Detection] = field(default_factory=list)
+    """Detections without their event when ``rendered`` holds them in full."""
+    rendered: list[bytes] = field(default_factory=list)
     bad: list[BadRecord] = field(default_factory=list)
     bad_count: int = 0
     candidates: int = 0
@@ -85,7 +89,7 @@ def hunt_file(engine: Engine, path: Path, options: HuntOptions,
     result = FileResult(str(path))
     before = engine.stats.candidates, engine.stats.rule_errors
     infos = engine.infos
-    keep = options.keep_event
+    render = options.render
     pending = 0
     for item in read_file(path):
         if isinstance(item, BadRecord):
@@ -95,7 +99,11 @@ def hunt_file(engine: Engine, path: Path, options: HuntOptions,
             continue
         result.events += 1
         for index in engine.match(item):
-            result.detections.append(Detection.of(infos[index], item, keep))
+            detection = Detection.of(infos[index], item)
+            if render is not None:
+                result.rendered.append(render(detection))
+                detection.event = None  # rendered in full above; the summary needs no more
+            result.detections.append(detection)
         if progress is not None:
             pending += 1
             if pending >= PROGRESS_EVERY:

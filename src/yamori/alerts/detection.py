@@ -28,12 +28,12 @@ class Detection:
     event: Any = None
 
     @classmethod
-    def of(cls, rule: RuleInfo, event: Event, keep_event: bool = True) -> Detection:
+    def of(cls, rule: RuleInfo, event: Event) -> Detection:
         fields = event.fields
         matched = {name: fields[name] for name in rule.fields if name in fields}
         computer = fields.get("Computer") or fields.get("host.name") or fields.get("Hostname")
         return cls(rule, event.timestamp, str(computer) if computer is not None else None, event.source,
-                   event.position, matched, (event.raw if event.raw is not None else fields) if keep_event else None)
+                   event.position, matched, event.raw if event.raw is not None else fields)
 
     def with_rule_index(self, index: int) -> Detection:
         """A copy whose ``rule`` is the rule's index, to cross a process boundary cheaply."""

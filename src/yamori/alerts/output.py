@@ -7,7 +7,9 @@ into Timesketch as is and into Timeline Explorer like any CSV.
 from __future__ import annotations
 
 import csv
-from typing import IO, Any, Protocol
+import io
+from collections.abc import Callable
+from typing import Any
 
 import orjson
 
@@ -17,28 +19,16 @@ CSV_COLUMNS = ("datetime", "timestamp_desc", "message", "level", "rule_title", "
                "techniques", "computer", "source", "record_id", "matched")
 
 
-class DetectionWriter(Protocol):
-    def write(self, detection: Detection) -> None: ...
-
-    def close(self) -> None: ...
-
-
 def _default(value: Any) -> Any:
     if isinstance(value, bytes | bytearray):
         return value.decode("utf-8", "backslashreplace")
     return str(value)
 
 
-class JsonLinesWriter:
-    def __init__(self, stream: IO[bytes]) -> None:
-        self.stream = stream
-
-    def write(self, detection: Detection) -> None:
-        self.stream.write(orjson.dumps(detection.to_dict(), default=_default,
-                                       option=orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE))
-
-    def close(self) -> None:
-        self.stream.flush()
+def render_jsonl(detection: Detection) -> bytes:
+    """One detection as one JSON line."""
+    return orjson.dumps(detection.to_dict(), default=_default,
+                        option=orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE)
 
 
 def _short(value: Any, limit: int = 300) -> str:
@@ -46,29 +36,35 @@ def _short(value: Any, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-class CsvTimelineWriter:
-    def __init__(self, stream: IO[str]) -> None:
-        self.stream = stream
-        self.writer = csv.writer(stream)
-        self.writer.writerow(CSV_COLUMNS)
+def _csv_line(row: tuple[str, ...]) -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow(row)
+    return buffer.getvalue().encode("utf-8")
 
-    def write(self, detection: Detection) -> None:
-        matched = "; ".join(f"{k}={_short(v)}" for k, v in detection.matched.items())
-        rule = detection.rule
-        self.writer.writerow((
-            detection.timestamp or "",
-            "Event Time",
-            f"[{rule.level}] {rule.title}" + (f" | {matched}" if matched else ""),
-            rule.level,
-            rule.title,
-            rule.id,
-            ", ".join(detection.tactics),
-            ", ".join(detection.techniques),
-            detection.computer or "",
-            detection.source,
-            detection.position,
-            matched,
-        ))
 
-    def close(self) -> None:
-        self.stream.flush()
+CSV_HEADER = _csv_line(CSV_COLUMNS)
+
+
+def render_csv(detection: Detection) -> bytes:
+    """One detection as one row of the CSV timeline (``CSV_HEADER`` first)."""
+    matched = "; ".join(f"{k}={_short(v)}" for k, v in detection.matched.items())
+    rule = detection.rule
+    return _csv_line((
+        detection.timestamp or "",
+        "Event Time",
+        f"[{rule.level}] {rule.title}" + (f" | {matched}" if matched else ""),
+        rule.level,
+        rule.title,
+        rule.id,
+        ", ".join(detection.tactics),
+        ", ".join(detection.techniques),
+        detection.computer or "",
+        detection.source,
+        detection.position,
+        matched,
+    ))
+
+
+Renderer = Callable[[Detection], bytes]
+FORMATS: dict[str, tuple[bytes, Renderer]] = {"jsonl": (b"", render_jsonl), "csv": (CSV_HEADER, render_csv)}
+"""Output format name → (header, renderer)."""

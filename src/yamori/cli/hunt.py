@@ -6,8 +6,10 @@ Exit codes: 0 the hunt completed; 1 detections were found and ``--fail-on-detect
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
+from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import IO, Annotated
@@ -19,7 +21,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from yamori.alerts.detection import LEVELS, Detection, level_rank
-from yamori.alerts.output import CsvTimelineWriter, DetectionWriter, JsonLinesWriter
+from yamori.alerts.output import FORMATS
 from yamori.cli.options import read_placeholders, rule_paths
 from yamori.engine.ruleset import load_ruleset
 from yamori.events import BadRecord
@@ -79,12 +81,15 @@ def hunt_command(
                   f"{' (cached)' if ruleset.from_cache else ''}"
                   + (f"; {len(problems)} not evaluable (see `yamori rules check`)" if problems else ""))
     engine = make_engine(ruleset, min_level.value)
-    options = HuntOptions(min_level=min_level.value, workers=workers)
+    file_format = output_format.value if output_format is not OutputFormat.table else "jsonl"
+    header, renderer = FORMATS[file_format]
+    writes = output is not None or output_format is not OutputFormat.table
+    options = HuntOptions(min_level=min_level.value, workers=workers, render=renderer if writes else None)
     summary = HuntSummary()
     shown: list[Detection] = []
     bad_shown: list[BadRecord] = []
     hunt_started = time.perf_counter()
-    with _open_writer(output_format, output) as writer, _open_dead_letter(dead_letter) as dead:
+    with _open_sink(output, writes, header) as sink, _open_sink(dead_letter, dead_letter is not None, b"") as dead:
         progress = Progress(TextColumn("[bold]Hunting[/bold]"), BarColumn(), TextColumn("{task.completed} events"),
                             TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), console=console,
                             transient=True)
@@ -99,7 +104,7 @@ def hunt_command(
 
             for result in iter_results(paths, engine, options, advance):
                 summary.add(result)
-                _emit(result, writer, dead, shown, bad_shown)
+                _emit(result, sink, dead, shown, bad_shown)
     summary.seconds = time.perf_counter() - hunt_started
     if output_format is OutputFormat.table:
         _print_timeline(console, shown, summary.detections)
@@ -110,13 +115,11 @@ def hunt_command(
         raise typer.Exit(EXIT_DETECTIONS)
 
 
-def _emit(result: FileResult, writer: DetectionWriter | None, dead: IO[bytes] | None,
+def _emit(result: FileResult, sink: IO[bytes] | None, dead: IO[bytes] | None,
           shown: list[Detection], bad_shown: list[BadRecord]) -> None:
-    for detection in result.detections:
-        if writer is not None:
-            writer.write(detection)
-        if len(shown) < TABLE_ROWS:
-            shown.append(detection)
+    if sink is not None and result.rendered:
+        sink.write(b"".join(result.rendered))
+    shown.extend(result.detections[: TABLE_ROWS - len(shown)])
     for bad in result.bad:
         if dead is not None:
             dead.write(orjson.dumps({"source": bad.source, "position": bad.position, "reason": bad.reason,
@@ -125,48 +128,16 @@ def _emit(result: FileResult, writer: DetectionWriter | None, dead: IO[bytes] | 
             bad_shown.append(bad)
 
 
-class _open_writer:
-    """Context manager giving the detection writer for the chosen format (None for the table)."""
-
-    def __init__(self, fmt: OutputFormat, output: Path | None) -> None:
-        self.fmt, self.output = fmt, output
-        self.handle: IO[str] | IO[bytes] | None = None
-        self.writer: DetectionWriter | None = None
-
-    def __enter__(self) -> DetectionWriter | None:
-        if self.fmt is OutputFormat.jsonl:
-            stream = self.output.open("wb") if self.output else sys.stdout.buffer
-            self.handle = stream if self.output else None
-            self.writer = JsonLinesWriter(stream)
-        elif self.fmt is OutputFormat.csv:
-            text = self.output.open("w", newline="", encoding="utf-8") if self.output else sys.stdout
-            self.handle = text if self.output else None
-            self.writer = CsvTimelineWriter(text)
-        elif self.output is not None:  # table on screen, and JSON lines into the file
-            self.handle = self.output.open("wb")
-            self.writer = JsonLinesWriter(self.handle)
-        return self.writer
-
-    def __exit__(self, *exc: object) -> None:
-        if self.writer is not None:
-            self.writer.close()
-        if self.handle is not None:
-            self.handle.close()
-
-
-class _open_dead_letter:
-    def __init__(self, path: Path | None) -> None:
-        self.path = path
-        self.handle: IO[bytes] | None = None
-
-    def __enter__(self) -> IO[bytes] | None:
-        if self.path is not None:
-            self.handle = self.path.open("wb")
-        return self.handle
-
-    def __exit__(self, *exc: object) -> None:
-        if self.handle is not None:
-            self.handle.close()
+@contextlib.contextmanager
+def _open_sink(path: Path | None, wanted: bool, header: bytes) -> Iterator[IO[bytes] | None]:
+    """The byte stream detections (or bad records) go to: the file, standard output, or nothing."""
+    if not wanted:
+        yield None
+        return
+    with path.open("wb") if path is not None else contextlib.nullcontext(sys.stdout.buffer) as stream:
+        stream.write(header)
+        yield stream
+        stream.flush()
 
 
 def _print_timeline(console: Console, shown: list[Detection], total: int) -> None:

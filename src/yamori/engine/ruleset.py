@@ -11,6 +11,7 @@ import hashlib
 import os
 import pickle
 import tempfile
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ from yamori import __version__
 from yamori.engine.compiler import CompiledModule, compile_rules
 from yamori.engine.prefilter import literal_alternatives
 from yamori.paths import cache_dir
-from yamori.rules.loader import ParsedFile, iter_rule_files, load_rule_files
+from yamori.rules.loader import ParsedFile, RuleFile, iter_rule_files, load_rule_files, readable
 from yamori.rules.model import LoadedRules, RuleInfo, RuleProblem
 
 
@@ -71,13 +72,17 @@ def load_ruleset(paths: Iterable[Path], placeholders: Mapping[str, Sequence[str]
                  use_cache: bool = True) -> CompiledRuleSet:
     """Load and compile the rules under ``paths``, from the cache when nothing changed."""
     problems: list[RuleProblem] = []
+    base = cache_dir()
     files = list(iter_rule_files(paths, problems))
+    index_path = base / "file-index.pickle"
+    if use_cache:
+        _known_keys(files, _read_pickle(index_path))
+    files = readable(files, problems)
     digest = hashlib.blake2b(digest_size=16)
     fingerprint = _code_fingerprint()
     digest.update(f"{fingerprint}:{_placeholder_key(placeholders)}".encode())
     for file in files:
         digest.update(file.key.encode("utf-8", "surrogatepass"))
-    base = cache_dir()
     set_path = base / f"ruleset-{digest.hexdigest()}.pickle"
     if use_cache:
         cached = _read_pickle(set_path)
@@ -92,9 +97,45 @@ def load_ruleset(paths: Iterable[Path], placeholders: Mapping[str, Sequence[str]
     if use_cache:
         _write_pickle(parsed_path, _merge_parsed(previous, fresh))
         _write_pickle(set_path, ruleset)
+        _write_pickle(index_path, _file_index(files))
         _prune(base, keep={set_path, parsed_path})
     ruleset.problems = problems + ruleset.problems
     return ruleset
+
+
+RACY_SECONDS = 2.0  # a file modified this close to when the index was written is read again (as git does)
+
+
+def _known_keys(files: list[RuleFile], index: object) -> None:
+    """Take each file's key from the index when its size and modification time are unchanged: a warm start
+    then needs one stat per file instead of reading and hashing it."""
+    if not isinstance(index, dict) or not isinstance(index.get("written"), float):
+        return
+    trusted_before = int((index["written"] - RACY_SECONDS) * 1e9)
+    entries = index.get("files", {})
+    for file in files:
+        entry = entries.get(file.label)
+        if entry is None or file.path is None:
+            continue
+        try:
+            stat = os.stat(file.path)
+        except OSError:
+            continue
+        if (stat.st_size, stat.st_mtime_ns) == entry[:2] and stat.st_mtime_ns < trusted_before:
+            file.known_key(entry[2])
+
+
+def _file_index(files: list[RuleFile]) -> dict[str, object]:
+    entries: dict[str, tuple[int, int, str]] = {}
+    for file in files:
+        if file.path is None:
+            continue
+        try:
+            stat = os.stat(file.path)
+        except OSError:
+            continue
+        entries[file.label] = (stat.st_size, stat.st_mtime_ns, file.key)
+    return {"written": time.time(), "files": entries}
 
 
 def _merge_parsed(previous: object, fresh: dict[str, ParsedFile]) -> dict[str, ParsedFile]:

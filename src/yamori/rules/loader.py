@@ -29,17 +29,42 @@ RULE_SUFFIXES = (".yml", ".yaml")
 MAX_RULE_FILE = 4 * 1024 * 1024
 
 
-@dataclass(frozen=True, slots=True)
 class RuleFile:
-    """The bytes of one rule file and the label it is reported under (``archive.zip!member`` for zips)."""
+    """One rule file: its label (``archive.zip!member`` for zips), and its bytes, read on first use.
 
-    label: str
-    content: bytes
+    ``key`` (content hash and label) identifies it in the caches; ``known_key`` lets the caller supply a key
+    it trusts without reading (see ``yamori.engine.ruleset``: unchanged size and modification time).
+    """
+
+    __slots__ = ("_content", "_key", "label", "path")
+
+    def __init__(self, label: str, content: bytes | None = None, path: str | None = None) -> None:
+        self.label = label
+        self.path = path
+        self._content = content
+        self._key: str | None = None
+
+    @property
+    def content(self) -> bytes:
+        """The file's bytes; raises OSError (or ValueError when larger than MAX_RULE_FILE) when unreadable."""
+        if self._content is None:
+            assert self.path is not None
+            with open(self.path, "rb") as handle:
+                content = handle.read(MAX_RULE_FILE + 1)
+            if len(content) > MAX_RULE_FILE:
+                raise ValueError(f"file larger than {MAX_RULE_FILE} bytes")
+            self._content = content
+        return self._content
 
     @property
     def key(self) -> str:
         """Cache key: the content's hash and the label (rule paths are part of what is reported)."""
-        return hashlib.blake2b(self.content, digest_size=16).hexdigest() + ":" + self.label
+        if self._key is None:
+            self._key = hashlib.blake2b(self.content, digest_size=16).hexdigest() + ":" + self.label
+        return self._key
+
+    def known_key(self, key: str) -> None:
+        self._key = key
 
 
 def iter_rule_files(paths: Iterable[Path], problems: list[RuleProblem]) -> Iterator[RuleFile]:
@@ -67,15 +92,22 @@ def _walk_rule_files(root: Path) -> list[str]:
 
 
 def _read_one(path: Path | str, problems: list[RuleProblem]) -> Iterator[RuleFile]:
-    try:
-        with open(path, "rb") as handle:
-            content = handle.read(MAX_RULE_FILE + 1)
-        if len(content) > MAX_RULE_FILE:
-            problems.append(RuleProblem(str(path), f"file larger than {MAX_RULE_FILE} bytes"))
-            return
-        yield RuleFile(str(path), content)
-    except OSError as exc:
-        problems.append(RuleProblem(str(path), f"cannot read: {exc.strerror or exc}"))
+    yield RuleFile(str(path), path=str(path))  # read when needed; see readable()
+
+
+def readable(files: Iterable[RuleFile], problems: list[RuleProblem]) -> list[RuleFile]:
+    """The files whose key can be had (read if needed); the others become problems."""
+    kept: list[RuleFile] = []
+    for file in files:
+        try:
+            _ = file.key
+        except OSError as exc:
+            problems.append(RuleProblem(file.label, f"cannot read: {exc.strerror or exc}"))
+        except ValueError as exc:
+            problems.append(RuleProblem(file.label, str(exc)))
+        else:
+            kept.append(file)
+    return kept
 
 
 def _read_zip(path: Path, problems: list[RuleProblem]) -> Iterator[RuleFile]:
