@@ -140,3 +140,18 @@ def test_calibration_switches_to_the_rarer_literal_set_and_stays_exact(
     assert plan.hits is None  # calibrated: no more counting
     assert engine.candidates(event(common)) == []  # the rare literal was chosen
     assert engine.candidates(event(hit)) == [0]
+
+
+@pytest.mark.parametrize("text", ["10.0.0.5", "010.0.0.5", "10.0.0.256", "1.2.3", "::1", "fe80::1%eth0", " 10.0.0.5",
+                                  "::ffff:10.0.0.5", "10.0.0.5\n", "0.0.0.0", "255.255.255.255", "1.2.3.04"])
+def test_fast_ip_parsing_agrees_with_ipaddress(text: str) -> None:
+    import ipaddress
+
+    from yamori.engine.runtime import _ip_number
+
+    try:
+        address = ipaddress.ip_address(text)
+        expected: tuple[int, int] | None = (address.version, int(address))
+    except ValueError:
+        expected = None
+    assert _ip_number(text) == expected

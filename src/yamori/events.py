@@ -21,6 +21,14 @@ class LogSource:
     product: tuple[str, ...] = ()
     category: tuple[str, ...] = ()
     service: tuple[str, ...] = ()
+    _hash: int = field(init=False, repr=False, compare=False, default=0)
+
+    def __post_init__(self) -> None:
+        # the engine looks its plan up by logsource for every event: hash once, not per lookup
+        object.__setattr__(self, "_hash", hash((self.product, self.category, self.service)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     def covers(self, product: str | None, category: str | None, service: str | None) -> bool:
         """True when a rule with this logsource applies: each facet the rule names is one of the event's."""

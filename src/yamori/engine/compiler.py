@@ -37,7 +37,7 @@ from yamori.rules.model import (
 
 RuleFunction = Callable[[dict[str, Any], runtime.Memo], bool]
 
-_RUNTIME_NAMES = ("lo", "cs", "al", "alc", "sw", "ew", "ct", "gl", "rx", "rxl", "cidr", "isnull", "allraw", "cta",
+_RUNTIME_NAMES = ("cs", "al", "alc", "sw", "ew", "ct", "gl", "rx", "rxl", "cidr", "isnull", "allraw", "cta",
                   "seq", "cmp", "fr", "tp")
 
 

@@ -1,13 +1,14 @@
 """Helpers that compiled rule code calls: string forms of values (memoized per event) and predicates.
 
-``e`` is an event's fields, ``m`` a per-event memo. ``lo`` gives the lower-cased string forms of a field as a
-tuple (empty when absent or null; one item per element of a list), ``cs`` the same without lower-casing.
+``e`` is an event's fields, ``m`` its Memo: ``m[field]`` gives the lower-cased string forms of a field as a tuple
+(empty when absent or null; one item per element of a list), ``cs(e, m, field)`` the same without lower-casing.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -51,29 +52,26 @@ class Memo(dict[str, tuple[str, ...]]):
         self.e = e
 
     def __missing__(self, f: str) -> tuple[str, ...]:
-        v = self.e.get(f)
-        r = (v.lower(),) if v.__class__ is str else tuple(s.lower() for s in forms(v))
+        v: Any = self.e.get(f)
+        cls = v.__class__
+        if cls is str:
+            r: tuple[str, ...] = (v.lower(),)
+        elif cls is int:
+            r = (str(v),)  # digits have no case
+        elif v is None:
+            r = ()
+        else:
+            r = tuple([s.lower() for s in forms(v)])
         self[f] = r
         return r
-
-
-def lo(e: dict[str, Any], m: dict[str, tuple[str, ...]], f: str) -> tuple[str, ...]:
-    r = m.get(f)
-    if r is None:
-        v = e.get(f)
-        if v.__class__ is str:
-            r = (v.lower(),)
-        else:
-            r = tuple(s.lower() for s in forms(v))
-        m[f] = r
-    return r
 
 
 def cs(e: dict[str, Any], m: dict[str, tuple[str, ...]], f: str) -> tuple[str, ...]:
     key = _CASED + f
     r = m.get(key)
     if r is None:
-        r = forms(e.get(f))
+        v: Any = e.get(f)
+        r = (v,) if v.__class__ is str else forms(v)
         m[key] = r
     return r
 
@@ -211,15 +209,30 @@ def rx(values: tuple[str, ...], pattern: LazyPattern) -> bool:
     return False
 
 
+def _ip_number(text: str) -> tuple[int, int] | None:
+    """(IP version, address as integer) as ``ipaddress.ip_address`` reads it, or None; canonical IPv4 (all
+    that Windows logs hold, almost) through ``inet_pton``, 8x faster, everything else through ipaddress."""
+    try:
+        packed = socket.inet_pton(socket.AF_INET, text)
+    except OSError:
+        pass
+    else:
+        if socket.inet_ntop(socket.AF_INET, packed) == text:  # ipaddress refuses leading zeros
+            return 4, int.from_bytes(packed, "big")
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    return address.version, int(address)
+
+
 def cidr(values: tuple[str, ...], ranges: Sequence[tuple[int, int, int]]) -> bool:
     """Some value is an IP address inside one of ``ranges``: (IP version, first, last address as integers)."""
     for s in values:
-        try:
-            address = ipaddress.ip_address(s)
-        except ValueError:
+        parsed = _ip_number(s)
+        if parsed is None:
             continue
-        version = address.version
-        number = int(address)
+        version, number = parsed
         for net_version, first, last in ranges:
             if version == net_version and first <= number <= last:
                 return True
