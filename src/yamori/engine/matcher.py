@@ -58,10 +58,6 @@ class EngineStats:
     rule_errors: int = 0
     candidate_histogram: dict[int, int] = field(default_factory=dict)
 
-    def record_candidates(self, count: int) -> None:
-        self.candidates += count
-        self.candidate_histogram[count] = self.candidate_histogram.get(count, 0) + 1
-
 
 def _hay_form(value: Any) -> str:
     if value is None:
@@ -147,9 +143,13 @@ class Engine:
             self._index(plan)
 
     def candidates(self, event: Event) -> list[int]:
+        """The rules worth evaluating on ``event``, in rule order."""
+        return sorted(self._candidates(event))
+
+    def _candidates(self, event: Event) -> set[int] | tuple[int, ...]:
         plan = self._plans.get(event.logsource) or self.plan(event.logsource)
         if plan.scanner is None:
-            return list(plan.always)
+            return plan.always
         wanted = plan.fields
         if wanted is None:
             values = [v if v.__class__ is str else str(v) if v.__class__ is int else _hay_form(v)
@@ -170,15 +170,18 @@ class Engine:
                 hits[literal] += 1
             if plan.events in CALIBRATE_AT:
                 self._calibrate(plan)
-        return sorted(selected)
+        return selected
 
     def match(self, event: Event) -> list[int]:
         """Indices (into ``infos``) of the rules that match ``event``, in rule order."""
-        candidates = self.candidates(event)
+        candidates = self._candidates(event)
         stats = self.stats
         stats.events += 1
-        stats.record_candidates(len(candidates))
-        if not candidates:
+        count = len(candidates)
+        stats.candidates += count
+        histogram = stats.candidate_histogram
+        histogram[count] = histogram.get(count, 0) + 1
+        if not count:
             return []
         fields = event.fields
         memo = Memo(fields)
@@ -187,7 +190,10 @@ class Engine:
             matched = [i for i in candidates if functions[i](fields, memo)]
         except Exception:  # a rule tripped over an unexpected value: evaluate one by one, count, go on
             matched = [i for i in candidates if self._safe(functions[i], fields, memo)]
+        if not matched:
+            return matched
         stats.matches += len(matched)
+        matched.sort()
         return matched
 
     def _safe(self, function: Callable[..., bool], fields: dict[str, Any], memo: Memo) -> bool:
