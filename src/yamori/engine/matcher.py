@@ -19,7 +19,7 @@ from yamori.events import Event, LogSource
 from yamori.paths import cache_dir
 from yamori.rules.model import RuleInfo
 
-CALIBRATE_AT = (100, 1000)  # events of a logsource after which its literal choices are re-made
+CALIBRATE_AT = (100, 500)  # events of a logsource after which its literal choices are re-made
 
 
 @dataclass(slots=True)
