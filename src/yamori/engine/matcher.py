@@ -20,6 +20,7 @@ from yamori.paths import cache_dir
 from yamori.rules.model import RuleInfo
 
 CALIBRATE_AT = (100, 500)  # events of a logsource after which its literal choices are re-made
+REBUILD_EVENTS_PER_LITERAL = 5  # rebuild a plan's scanner (compile time grows with its literals) once amortized
 
 
 @dataclass(slots=True)
@@ -29,7 +30,8 @@ class Plan:
     Each filterable rule is reached through one of its alternative literal sets. The plan has its own scanner,
     first over every alternative's literals: it counts how often each occurs in this logsource's events and at
     each CALIBRATE_AT point switches every rule to the set with the fewest hits (a query optimizer's statistics).
-    After the last point the scanner is rebuilt over the chosen literals only.
+    Once the plan has seen enough events to amortize compiling a new scanner (REBUILD_EVENTS_PER_LITERAL per
+    literal), it chooses a last time and rebuilds the scanner over the chosen literals only.
     """
 
     always: tuple[int, ...]
@@ -44,6 +46,7 @@ class Plan:
     scanner: Scanner | None = None
     events: int = 0
     hits: list[int] | None = None
+    rebuild_at: int = 0
 
     @property
     def rule_count(self) -> int:
@@ -104,6 +107,7 @@ class Engine:
         self._build_scanner(plan, every_alternative=learning)
         if learning:
             plan.hits = [0] * len(plan.literals)
+            plan.rebuild_at = max(CALIBRATE_AT[-1], REBUILD_EVENTS_PER_LITERAL * len(plan.literals))
         return plan
 
     def _build_scanner(self, plan: Plan, every_alternative: bool) -> None:
@@ -136,7 +140,7 @@ class Engine:
             if len(options) > 1:
                 costs = [sum(hits[literal_id] for literal_id in option) for option in options]
                 plan.choice[index] = costs.index(min(costs))
-        if plan.events >= CALIBRATE_AT[-1]:
+        if plan.events >= plan.rebuild_at:
             plan.hits = None  # done learning: stop counting, scan for the chosen literals only
             self._build_scanner(plan, every_alternative=False)
         else:
@@ -168,7 +172,7 @@ class Engine:
             plan.events += 1
             for literal in found:
                 hits[literal] += 1
-            if plan.events in CALIBRATE_AT:
+            if plan.events in CALIBRATE_AT or plan.events == plan.rebuild_at:
                 self._calibrate(plan)
         return selected
 
