@@ -27,7 +27,6 @@ PROGRESS_EVERY = 5_000
 
 @dataclass(slots=True)
 class HuntOptions:
-    min_level: str = "informational"
     workers: int = 0  # 0: one per core
     render: Renderer | None = None
     """Serialize each detection where it is found (in the worker), so that only bytes cross processes."""

@@ -84,7 +84,7 @@ def hunt_command(
     file_format = output_format.value if output_format is not OutputFormat.table else "jsonl"
     header, renderer = FORMATS[file_format]
     writes = output is not None or output_format is not OutputFormat.table
-    options = HuntOptions(min_level=min_level.value, workers=workers, render=renderer if writes else None)
+    options = HuntOptions(workers=workers, render=renderer if writes else None)
     summary = HuntSummary()
     shown: list[Detection] = []
     bad_shown: list[BadRecord] = []

@@ -48,10 +48,6 @@ class Plan:
     hits: list[int] | None = None
     rebuild_at: int = 0
 
-    @property
-    def rule_count(self) -> int:
-        return len(self.always) + len(self.filtered)
-
 
 @dataclass(slots=True)
 class EngineStats:
