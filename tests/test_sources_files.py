@@ -13,7 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from yamori.events import UNKNOWN_LOGSOURCE, BadRecord, Event
-from yamori.sources.files import expand_paths, json_to_event, read_file, read_paths
+from yamori.parsers.base import ParseContext
+from yamori.sources.content import record_events
+from yamori.sources.files import expand_paths, read_file, read_paths
 
 FIXTURES = Path(__file__).parent / "fixtures" / "windows"
 
@@ -110,17 +112,18 @@ def test_broken_gzip_is_reported(tmp_path: Path) -> None:
 
 def test_non_windows_json_is_flattened_generically(tmp_path: Path) -> None:
     path = tmp_path / "trail.json"
-    path.write_text(json.dumps({"eventName": "ConsoleLogin", "userIdentity": {"type": "Root"},
-                                "resources": [{"ARN": "a"}, {"ARN": "b"}]}))
+    path.write_text(json.dumps({"widget": "sprocket", "owner": {"kind": "Root"},
+                                "parts": [{"ARN": "a"}, {"ARN": "b"}]}))
     [event] = events_of(path)
     assert event.logsource is UNKNOWN_LOGSOURCE
-    assert event.fields == {"eventName": "ConsoleLogin", "userIdentity.type": "Root", "resources.ARN": ["a", "b"]}
+    assert event.fields == {"widget": "sprocket", "owner.kind": "Root", "parts.ARN": ["a", "b"]}
 
 
 def test_a_record_that_cannot_be_flattened_is_a_bad_record() -> None:
-    item = json_to_event({"Event": {"System": {"EventID": 1}, "EventData": {1: 2}}}, "src", "7")
+    context = ParseContext("src")
+    [item] = record_events({"Event": {"System": {"EventID": 1}, "EventData": {1: 2}}}, context, "7")
     assert isinstance(item, (Event, BadRecord))
-    item = json_to_event({"Event": {"System": "not a dict"}}, "src", "7")
+    [item] = record_events({"Event": {"System": "not a dict"}}, context, "7")
     assert isinstance(item, Event)  # no Event.System object: not a Windows shape, kept as generic JSON
 
 
@@ -192,5 +195,5 @@ def test_fuzz_random_json_never_raise(tmp_path: Path, values: list[object], layo
     }, optional={"UserData": json_values}),
 }))
 def test_fuzz_windows_shaped_json_never_raise(windows_like: dict[str, object]) -> None:
-    item = json_to_event(windows_like, "src", "1")
+    [item] = record_events(windows_like, ParseContext("src"), "1")
     assert isinstance(item, Event | BadRecord)

@@ -59,12 +59,14 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from yamori.events import LogSource
+from yamori.parsers.base import Family, ParseContext, RecordParser
+from yamori.parsers.base import Parsed as ParsedEvent
 
 __all__ = [
     "AUDIT_EVENTS",
@@ -781,20 +783,88 @@ def windows_json_to_fields(obj: dict[str, Any]) -> Parsed | None:
     Shapes: EVTX JSON (``Event.System``, also without the ``Event`` wrapper), Winlogbeat/Elastic (``winlog``
     object), NXLog or already-flat JSON (``EventID`` plus ``Channel`` or NXLog's ``SourceName``).
     """
+    flatten = _flattener(obj)
+    return None if flatten is None else flatten(obj)
+
+
+def _flattener(obj: Mapping[str, Any]) -> Callable[[dict[str, Any]], Parsed] | None:
     event = obj.get("Event")
     if type(event) is dict and type(event.get("System")) is dict:
-        return flatten_evtx_json(obj)
-    if type(obj.get("System")) is dict and ("EventData" in obj or "UserData" in obj or "EventID" in obj["System"]):
-        return flatten_evtx_json({"Event": obj})
+        return flatten_evtx_json
+    system = obj.get("System")
+    if type(system) is dict and ("EventData" in obj or "UserData" in obj or "EventID" in system):
+        return _unwrapped_evtx_to_fields
     winlog = obj.get("winlog")
     if type(winlog) is dict and ("channel" in winlog or "event_id" in winlog or "event_data" in winlog):
-        return _winlogbeat_to_fields(obj)
+        return _winlogbeat_to_fields
     if "EventID" in obj and ("Channel" in obj or "SourceName" in obj):
-        return _flat_to_fields(obj)
+        return _flat_to_fields
     return None
+
+
+def _unwrapped_evtx_to_fields(obj: dict[str, Any]) -> Parsed:
+    return flatten_evtx_json({"Event": obj})
 
 
 def known_channels() -> Iterable[str]:
     """The channel names pySigma maps to a service (lower-cased)."""
     return _channel_services().keys()
 
+
+
+# ECS names of the Windows fields search and correlation use most (Sysmon and Security names alike)
+WINDOWS_ECS: dict[str, str] = {
+    "EventID": "event.code",
+    "Channel": "winlog.channel",
+    "Provider_Name": "winlog.provider_name",
+    "Computer": "host.name",
+    "EventRecordID": "winlog.record_id",
+    "Image": "process.executable",
+    "CommandLine": "process.command_line",
+    "ProcessId": "process.pid",
+    "ParentImage": "process.parent.executable",
+    "ParentCommandLine": "process.parent.command_line",
+    "ParentProcessId": "process.parent.pid",
+    "TargetUserName": "user.name",
+    "User": "user.name",
+    "SubjectUserName": "user.name",
+    "TargetDomainName": "user.domain",
+    "SubjectDomainName": "user.domain",
+    "IpAddress": "source.ip",
+    "IpPort": "source.port",
+    "SourceIp": "source.ip",
+    "SourcePort": "source.port",
+    "DestinationIp": "destination.ip",
+    "DestinationPort": "destination.port",
+    "DestinationHostname": "destination.domain",
+    "WorkstationName": "source.domain",
+    "LogonType": "winlog.logon.type",
+    "QueryName": "dns.question.name",
+    "TargetFilename": "file.path",
+    "TargetObject": "registry.path",
+    "ServiceName": "service.name",
+}
+
+
+class WindowsJsonParser(RecordParser):
+    """Windows events as JSON: EVTX JSON (evtx_dump), Winlogbeat/Elastic documents, NXLog, flat exports."""
+
+    name = "windows"
+    family = Family.IDENTITY
+    description = "Windows event logs as JSON (evtx_dump, Winlogbeat, NXLog); EVTX files are read natively"
+    logsources = (LogSource(product=(PRODUCT,)),)
+    ecs = WINDOWS_ECS
+    priority = 10
+
+    def accepts(self, record: Mapping[str, Any], context: ParseContext) -> bool:
+        return _flattener(record) is not None
+
+    def parse(self, record: dict[str, Any], context: ParseContext) -> list[ParsedEvent]:
+        flatten = _flattener(record)
+        if flatten is None:
+            return []
+        fields, logsource, timestamp = flatten(record)
+        return [ParsedEvent(fields, logsource, timestamp)]
+
+
+PARSERS = (WindowsJsonParser(),)

@@ -44,7 +44,8 @@ _RECORD_RANGE = re.compile(r"record IDs (\d+)\.\.(\d+)", re.IGNORECASE)
 _CHUNK_NUMBER = re.compile(r"chunk (?:number )?(\d+)", re.IGNORECASE)
 
 
-def read_evtx(path: Path | str, *, threads: int = 1, repair_signature: bool = False) -> Iterator[Event | BadRecord]:
+def read_evtx(path: Path | str, *, threads: int = 1, repair_signature: bool = False,
+              data: bytes | None = None) -> Iterator[Event | BadRecord]:
     """Yield one :class:`Event` per record of the EVTX file, a :class:`BadRecord` per damaged part.
 
     ``threads`` is the number of Rust worker threads parsing chunks (0: one per core). ``Event.position`` is the
@@ -53,13 +54,17 @@ def read_evtx(path: Path | str, *, threads: int = 1, repair_signature: bool = Fa
     Parse errors are positioned by the record header's number (``file record N``): in an exported or filtered
     log it differs from EventRecordID, which counts in the original log.
     ``repair_signature`` reads a file whose ``ElfFile`` signature is damaged (see
-    :func:`looks_like_damaged_evtx`) as if it were intact.
+    :func:`looks_like_damaged_evtx`) as if it were intact. ``data``: the file's bytes, already read (an archive
+    member); ``path`` then only names it.
     """
     source = str(path)
-    handle: io.BufferedReader | None = None
+    handle: io.BufferedReader | io.BytesIO | None = None
     try:
-        layout_problem = _check_layout(source)
-        if repair_signature:
+        layout_problem = _layout_problem(len(data) if data is not None else os.stat(source).st_size)
+        if data is not None:
+            handle = io.BytesIO(data)
+            parser = PyEvtxParser(handle, number_of_threads=threads)
+        elif repair_signature:
             handle = io.BufferedReader(_SignatureFixed(source))
             parser = PyEvtxParser(handle, number_of_threads=threads)
         else:
@@ -115,9 +120,8 @@ def _records(records: Iterator[Any], source: str, layout_problem: str | None) ->
         yield BadRecord.of(source, _after(last_id), layout_problem)
 
 
-def _check_layout(source: str) -> str | None:
+def _layout_problem(size: int) -> str | None:
     """A message when the file ends inside a chunk (the evtx package drops such a tail without a word)."""
-    size = os.stat(source).st_size
     if size < _HEADER_BLOCK:
         return f"EVTX file truncated: {size} bytes, shorter than its 4096-byte header"
     tail = (size - _HEADER_BLOCK) % _CHUNK_SIZE

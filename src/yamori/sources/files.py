@@ -6,25 +6,22 @@ be turned into an event, is a :class:`BadRecord` (source = the path, position = 
 
 from __future__ import annotations
 
-import gzip
 import os
 import stat
-import zlib
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO
 
-from yamori.events import UNKNOWN_LOGSOURCE, BadRecord, Event
-from yamori.parsers.generic import flatten_json
-from yamori.parsers.windows import windows_json_to_fields
+from yamori.events import BadRecord, Event
+from yamori.parsers.base import ParseContext
+from yamori.sources.content import read_stream
 from yamori.sources.evtx import EVTX_MAGIC, looks_like_damaged_evtx, read_evtx
-from yamori.sources.jsonfile import MAX_RECORD_BYTES, iter_json_records
+from yamori.sources.jsonfile import MAX_RECORD_BYTES
 
-__all__ = ["expand_paths", "json_to_event", "read_file", "read_paths"]
+__all__ = ["expand_paths", "read_file", "read_paths"]
 
-_GZIP_MAGIC = b"\x1f\x8b"
 _SNIFF_BYTES = 4096 + 8  # an EVTX header block and the signature of its first chunk
-_READ_ERRORS = (OSError, EOFError, zlib.error)
 
 
 def expand_paths(paths: Iterable[Path | str]) -> Iterator[Path]:
@@ -82,10 +79,9 @@ def read_file(path: Path | str, *, evtx_threads: int = 1,
               max_record: int = MAX_RECORD_BYTES) -> Iterator[Event | BadRecord]:
     """Yield the events of one file, and a BadRecord for each part that cannot be read.
 
-    The format is recognised by content, not by name: EVTX (``ElfFile\\0``), gzip-compressed JSON, a JSON array,
-    JSON lines, or pretty-printed JSON objects. JSON objects in a Windows shape (EVTX JSON, Winlogbeat, NXLog)
-    are flattened by :mod:`yamori.parsers.windows`; any other object is flattened generically (dotted names)
-    with no logsource facets.
+    The format is recognised by content, not by name: EVTX (``ElfFile\\0``, read natively), and everything
+    else by :func:`yamori.sources.content.read_stream` (archives, JSON, XML reports, text formats).
+    Year-less timestamps are resolved against the file's modification time.
     """
     source = str(path)
     try:
@@ -127,52 +123,10 @@ def read_file(path: Path | str, *, evtx_threads: int = 1,
             yield from read_evtx(source, threads=evtx_threads, repair_signature=True)
             return
         handle.seek(0)
-        stream: IO[bytes] = handle
-        if magic.startswith(_GZIP_MAGIC):
-            stream = cast(IO[bytes], gzip.GzipFile(fileobj=handle, mode="rb"))
-            try:
-                if stream.read(len(EVTX_MAGIC)) == EVTX_MAGIC:
-                    yield BadRecord.of(source, "file", "gzip-compressed EVTX is not supported: decompress it")
-                    return
-                stream.seek(0)
-            except _READ_ERRORS as error:
-                yield BadRecord.of(source, "file", f"cannot decompress: {_reason(error)}")
-                return
-        yield from _read_json(stream, source, max_record)
+        context = ParseContext(source, os.path.basename(source), datetime.fromtimestamp(info.st_mtime, UTC))
+        yield from read_stream(handle, context, max_record=max_record)
     finally:
         handle.close()
-
-
-def _read_json(stream: IO[bytes], source: str, max_record: int) -> Iterator[Event | BadRecord]:
-    records = iter_json_records(stream, source, max_record)
-    last = "start"
-    while True:
-        try:
-            item = next(records)
-        except StopIteration:
-            return
-        except _READ_ERRORS as error:
-            yield BadRecord.of(source, last if last == "start" else f"after {last}",
-                               f"read error, rest of file skipped: {_reason(error)}")
-            return
-        if isinstance(item, BadRecord):
-            yield item
-            continue
-        last = item[0]
-        yield json_to_event(item[1], source, item[0])
-
-
-def json_to_event(obj: dict[str, Any], source: str, position: str) -> Event | BadRecord:
-    """One JSON object as an Event: Windows shapes through the Windows parser, others flattened generically."""
-    try:
-        parsed = windows_json_to_fields(obj)
-        if parsed is None:
-            return Event(flatten_json(obj), UNKNOWN_LOGSOURCE, source, position, None, obj)
-    except Exception as error:  # one malformed record must not stop the file
-        return BadRecord.of(source, position, f"cannot flatten record: {type(error).__name__}: {error}",
-                            repr(obj))
-    fields, logsource, timestamp = parsed
-    return Event(fields, logsource, source, position, timestamp, obj)
 
 
 def _reason(error: BaseException) -> str:

@@ -10,7 +10,7 @@ Layouts, decided from the first bytes:
   (0-based, counted across the file). Streamed with a small scanner that finds element boundaries (strings,
   escapes and nesting respected) and hands each element to orjson.
 * a first line that is a complete JSON object, or that is not but one of the next lines is - JSON lines:
-  one object per line, position = line number (1-based). Blank lines are skipped.
+  one object per line, position = line number (1-based). Blank lines and ``#`` comment lines are skipped.
 * ``{`` otherwise (one pretty-printed object, or several one after another; ``evtx_dump -o json``'s
   ``Record N`` separator lines are accepted) - each top-level object is one record, position = the line it
   starts on.
@@ -142,6 +142,8 @@ def _iter_lines(stream: IO[bytes], source: str, max_record: int) -> Iterator[Jso
                     break
             yield BadRecord.of(source, number, f"line longer than {max_record} bytes, skipped", kept)
             continue
+        if line.startswith(b"#"):
+            continue  # a comment line (headers some tools write above JSON lines)
         try:
             obj = loads(line)
         except orjson.JSONDecodeError as error:
