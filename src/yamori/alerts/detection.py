@@ -9,6 +9,9 @@ from yamori import attack
 from yamori.events import Event
 from yamori.rules.model import RuleInfo
 
+HOST_FIELDS = ("Computer", "host.name", "host.hostname", "observer.name", "host.ip", "cloud.account.id",
+               "cloud.project.id", "Hostname")
+"""Where the machine (or account) an event is about is named, most specific first."""
 LEVELS = ("informational", "low", "medium", "high", "critical")
 LEVEL_RANK = {name: rank for rank, name in enumerate(LEVELS)}
 
@@ -31,7 +34,7 @@ class Detection:
     def of(cls, rule: RuleInfo, event: Event) -> Detection:
         fields = event.fields
         matched = {name: fields[name] for name in rule.fields if name in fields}
-        computer = fields.get("Computer") or fields.get("host.name") or fields.get("Hostname")
+        computer = next((fields[name] for name in HOST_FIELDS if fields.get(name)), None)
         return cls(rule, event.timestamp, str(computer) if computer is not None else None, event.source,
                    event.position, matched, event.raw if event.raw is not None else fields)
 

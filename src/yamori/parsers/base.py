@@ -41,6 +41,7 @@ __all__ = [
     "RecordParser",
     "TextParser",
     "apply_ecs",
+    "finish",
     "logsource",
 ]
 
@@ -107,6 +108,23 @@ def apply_ecs(fields: dict[str, Any], mapping: Mapping[str, str]) -> dict[str, A
         if value is not None and value != "" and value != "-" and ecs_name not in fields:
             fields[ecs_name] = value
     return fields
+
+
+def finish(parsed: Parsed, parser: Parser) -> Parsed:
+    """The parts every event gets: the parser's ECS mapping, ``@timestamp``, ``event.module``, ``event.dataset``.
+
+    Applied once, by the parser closest to the format (a message parser inside syslog, not the syslog reader).
+    """
+    fields = parsed.fields
+    if parser.ecs:
+        apply_ecs(fields, parser.ecs)
+    if parsed.timestamp is not None and "@timestamp" not in fields:
+        fields["@timestamp"] = parsed.timestamp
+    if "event.module" not in fields:
+        fields["event.module"] = parser.name
+    if "event.dataset" not in fields:
+        fields["event.dataset"] = parser.name
+    return parsed
 
 
 class Parser:

@@ -23,7 +23,7 @@ from yamori.parsers.base import (
     Parser,
     RecordParser,
     TextParser,
-    apply_ecs,
+    finish,
 )
 
 __all__ = [
@@ -84,20 +84,6 @@ def logsource_supported(product: str | None, category: str | None, service: str 
         return True
     return any(produced.covers(product, category, service)
                for parser in all_parsers() for produced in parser.logsources)
-
-
-def finish(parsed: Parsed, parser: Parser) -> Parsed:
-    """The parts every event gets: the parser's ECS mapping, ``@timestamp``, ``event.module``, ``event.dataset``."""
-    fields = parsed.fields
-    if parser.ecs:
-        apply_ecs(fields, parser.ecs)
-    if parsed.timestamp is not None and "@timestamp" not in fields:
-        fields["@timestamp"] = parsed.timestamp
-    if "event.module" not in fields:
-        fields["event.module"] = parser.name
-    if "event.dataset" not in fields:
-        fields["event.dataset"] = parser.name
-    return parsed
 
 
 def to_event(parsed: Parsed, parser: Parser, context: ParseContext, position: str, raw: Any) -> Event:

@@ -39,6 +39,7 @@ from yamori.parsers.base import (
     ParseContext,
     Parsed,
     TextParser,
+    finish,
     logsource,
 )
 from yamori.parsers.timestamps import parse_iso, parse_month_day, utc_iso
@@ -205,6 +206,9 @@ class SyslogParser(TextParser):
             except Malformed as error:
                 yield context.bad(number, str(error), line)
                 continue
+            except Exception as error:  # a message parser's bug costs one line, not the file
+                yield context.bad(number, f"parser failed: {type(error).__name__}: {error}", line)
+                continue
             if parsed is None:
                 yield context.bad(number, "neither a syslog line nor a message of a known format", line)
             else:
@@ -222,7 +226,7 @@ class SyslogParser(TextParser):
             for bare_parser in self.bare:
                 claimed = bare_parser.parse(line, envelope, context)
                 if claimed is not None:
-                    return claimed
+                    return finish(claimed, bare_parser)
             return None
         envelope, message = split
         program = (envelope.program or "").lower()
@@ -230,7 +234,7 @@ class SyslogParser(TextParser):
         for parser in candidates:
             parsed = parser.parse(message, envelope, context)
             if parsed is not None:
-                return parsed
+                return finish(parsed, parser)
         fields = syslog_fields(envelope, message)
         fields["event.kind"] = "event"
         return Parsed(fields, _LINUX_SYSLOG, envelope.timestamp)

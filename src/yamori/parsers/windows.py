@@ -740,7 +740,7 @@ def _flat_to_fields(obj: dict[str, Any]) -> Parsed:
                 continue
             if key in _NXLOG_META:
                 continue
-            if key == "EventType" and value in _NXLOG_EVENT_TYPES:
+            if key == "EventType" and type(value) is str and value in _NXLOG_EVENT_TYPES:
                 continue
         if " " in key:
             key = key.replace(" ", "")

@@ -154,6 +154,11 @@ def _read_document(stream: IO[bytes], head: bytes, context: ParseContext) -> Ite
                     yield item if isinstance(item, BadRecord) else _positioned(item, parser, context)
             except Malformed as error:
                 yield context.bad("file", str(error))
+            except _READ_ERRORS:
+                raise
+            except Exception as error:  # a parser bug must not stop the run
+                yield context.bad("file", f"{parser.name} parser failed, rest of document skipped: "
+                                  f"{type(error).__name__}: {error}")
             return
     yield context.bad("file", "XML document of an unknown kind (known: "
                       + ", ".join(parser.name for parser in document_parsers()) + ")", head[:256])
@@ -233,11 +238,19 @@ def _read_text(stream: IO[bytes], context: ParseContext) -> Iterator[Event | Bad
     lines = _chain(sample, numbered)
     if parser.comment_prefix is not None:
         lines = _without_comments(lines, parser.comment_prefix)
+    last = "start"
     try:
         for item in parser.parse(lines, context):
-            yield item if isinstance(item, BadRecord) else _positioned(item, parser, context)
+            if isinstance(item, BadRecord):
+                yield item
+            else:
+                last = item.position or last
+                yield _positioned(item, parser, context)
     except Malformed as error:
-        yield context.bad("file", str(error))
+        yield context.bad(f"after {last}", str(error))
+    except Exception as error:  # a parser bug must not stop the run: report it and go on with the next file
+        yield context.bad(f"after {last}", f"{parser.name} parser failed, rest of file skipped: "
+                          f"{type(error).__name__}: {error}")
 
 
 def _positioned(parsed: Parsed, parser: Parser, context: ParseContext) -> Event:

@@ -49,23 +49,25 @@ class ReplayStream(io.RawIOBase):
 
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
+        served = 0
         if self._position < len(self._kept):
-            count = min(len(view), len(self._kept) - self._position)
-            view[:count] = self._kept[self._position:self._position + count]
-            self._position += count
-            return count
-        data = self._raw.read(len(view))
+            served = min(len(view), len(self._kept) - self._position)
+            view[:served] = self._kept[self._position:self._position + served]
+            self._position += served
+            if served == len(view):
+                return served
+        data = self._raw.read(len(view) - served)
         if not data:
-            return 0
+            return served
         count = len(data)
-        view[:count] = data
+        view[served:served + count] = data
         if not self._beyond and len(self._kept) + count <= self._limit:
             self._kept += data
         else:
             self._beyond = True
             self._kept = bytearray()
         self._position += count
-        return count
+        return served + count
 
     def close(self) -> None:
         self._kept = bytearray()
@@ -77,6 +79,6 @@ def rewindable(stream: IO[bytes]) -> IO[bytes]:
     try:
         if stream.seekable():
             return stream
-    except (OSError, ValueError):
+    except (OSError, ValueError, AttributeError):  # tarfile's streamed members raise AttributeError
         pass
     return io.BufferedReader(ReplayStream(stream), buffer_size=1 << 16)
