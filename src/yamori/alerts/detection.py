@@ -10,7 +10,7 @@ from yamori.events import Event
 from yamori.rules.model import RuleInfo
 
 HOST_FIELDS = ("Computer", "host.name", "host.hostname", "observer.name", "host.ip", "cloud.account.id",
-               "cloud.project.id", "Hostname")
+               "cloud.project.id", "container.image.name", "Hostname")
 """Where the machine (or account) an event is about is named, most specific first."""
 LEVELS = ("informational", "low", "medium", "high", "critical")
 LEVEL_RANK = {name: rank for rank, name in enumerate(LEVELS)}

@@ -63,7 +63,7 @@ def sniff_json_layout(stream: IO[bytes], max_record: int = MAX_RECORD_BYTES) -> 
         if first is None:
             return "empty"
         head = first.lstrip(_WHITESPACE)
-        if head.startswith(b"["):
+        if head.startswith(b"[") and _opens_array(head):
             return "array"
         if _is_object(first):
             return "lines"
@@ -93,6 +93,17 @@ def _read_line(stream: IO[bytes], max_record: int) -> bytes | None:
             if not rest or rest.endswith(b"\n"):
                 break
     return line
+
+
+def _opens_array(line: bytes) -> bool:
+    """A JSON array starts here, not a text line such as Apache's ``[Sat Nov 28 ...] [error]``."""
+    rest = line[1:].lstrip(_WHITESPACE)
+    if not rest or rest[:1] in (b"{", b"[", b"]"):
+        return True
+    try:
+        return type(orjson.loads(line)) is list
+    except orjson.JSONDecodeError:
+        return False
 
 
 def _is_object(line: bytes) -> bool:
