@@ -148,8 +148,9 @@ class RecordParser(Parser):
     def accepts(self, record: Mapping[str, Any], context: ParseContext) -> bool:
         raise NotImplementedError
 
-    def parse(self, record: dict[str, Any], context: ParseContext) -> Iterable[Parsed]:
-        """The events of one record (usually one); raise :class:`Malformed` for a broken record."""
+    def parse(self, record: dict[str, Any], context: ParseContext) -> Iterable[Parsed | BadRecord]:
+        """The events of one record (usually one); raise :class:`Malformed` for a broken record, or yield a
+        BadRecord (positioned ``<record position>/<part>``) for one broken part of a record holding many."""
         raise NotImplementedError
 
 

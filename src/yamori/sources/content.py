@@ -93,7 +93,7 @@ def _dispatch(stream: IO[bytes], head: bytes, context: ParseContext, max_record:
     if layout == "empty":
         return
     if layout in ("array", "lines", "objects", "utf16"):
-        yield from _read_json(stream, context, max_record)
+        yield from _read_json(stream, context, max_record, layout)
         return
     yield from _read_text(stream, context)
 
@@ -164,8 +164,9 @@ def _read_document(stream: IO[bytes], head: bytes, context: ParseContext) -> Ite
                       + ", ".join(parser.name for parser in document_parsers()) + ")", head[:256])
 
 
-def _read_json(stream: IO[bytes], context: ParseContext, max_record: int) -> Iterator[Event | BadRecord]:
-    records = iter_json_records(stream, context.source, max_record)
+def _read_json(stream: IO[bytes], context: ParseContext, max_record: int,
+               layout: str) -> Iterator[Event | BadRecord]:
+    records = iter_json_records(stream, context.source, max_record, layout)
     chooser = RecordChooser()
     last = "start"
     while True:
@@ -211,7 +212,10 @@ def record_events(record: dict[str, Any], context: ParseContext, position: str,
             yield Event(flatten_json(record), UNKNOWN_LOGSOURCE, context.source, position, None, record)
             return
         for parsed in parser.parse(record, context):
-            yield to_event(parsed, parser, context, position, record)
+            if isinstance(parsed, BadRecord):
+                yield parsed
+            else:
+                yield to_event(parsed, parser, context, position, record)
     except Malformed as error:
         yield context.bad(position, str(error), _short_repr(record))
     except Exception as error:  # one malformed record must not stop the file

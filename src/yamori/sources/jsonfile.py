@@ -113,13 +113,16 @@ def _is_object(line: bytes) -> bool:
         return False
 
 
-def iter_json_records(stream: IO[bytes], source: str, max_record: int = MAX_RECORD_BYTES) -> Iterator[JsonItem]:
+def iter_json_records(stream: IO[bytes], source: str, max_record: int = MAX_RECORD_BYTES,
+                      layout: str | None = None) -> Iterator[JsonItem]:
     """Yield ``(position, object)`` per JSON object of ``stream`` and a BadRecord per unusable part.
 
     ``stream`` must be seekable (it is rewound after sniffing its layout). I/O errors propagate.
+    ``layout``: what :func:`sniff_json_layout` said of this stream, when the caller asked it already.
     """
     start = stream.tell()
-    layout = sniff_json_layout(stream, max_record)
+    if layout is None:
+        layout = sniff_json_layout(stream, max_record)
     if layout == "empty":
         return
     if layout == "utf16":
