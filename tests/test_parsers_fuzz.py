@@ -1,6 +1,6 @@
 """Every parser of the registry, fuzzed from its own fixtures: no exception but Malformed escapes, ever.
 
-Seeds are the records of ``tests/fixtures/**`` that each parser produced (grouped by ``event.module``, which
+Seeds are the records of ``tests/fixtures/**`` that each parser produced (grouped by ``Event.parser``, which
 :func:`yamori.parsers.base.finish` sets to the parser's name). Hypothesis mutates them (cuts, splices, random
 bytes and characters for text; dropped keys and values of the wrong type for JSON; truncated and altered bytes
 for documents) and feeds them to the parser directly, the way the readers do.
@@ -52,10 +52,9 @@ def _seeds() -> dict[str, dict[str, list[Any]]]:
         for item in read_file(path):
             if not isinstance(item, Event):
                 continue
-            module = item.fields.get("event.module")
-            if not isinstance(module, str):
+            if not item.parser:
                 continue
-            kind = seeds[module]
+            kind = seeds[item.parser]
             if isinstance(item.raw, dict):
                 kind["records"].append(item.raw)
             elif isinstance(item.raw, str):

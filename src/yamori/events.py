@@ -57,6 +57,8 @@ class Event:
     position: str = ""
     timestamp: str | None = None
     raw: Any = None
+    parser: str = ""
+    """The name of the parser that produced it (provenance; ``event.module`` is the ECS module name)."""
 
 
 @dataclass(slots=True)

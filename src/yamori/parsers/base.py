@@ -75,6 +75,8 @@ class Parsed:
     """Set when one input record gives several events (``Records`` of CloudTrail): appended to its position."""
     raw: Any = None
     """The original record (a line, a JSON object); None: the reader keeps what it read."""
+    parser: str = ""
+    """Set by :func:`finish`: the parser closest to the format (a message parser inside syslog)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +118,8 @@ def finish(parsed: Parsed, parser: Parser) -> Parsed:
     Applied once, by the parser closest to the format (a message parser inside syslog, not the syslog reader).
     """
     fields = parsed.fields
+    if not parsed.parser:
+        parsed.parser = parser.name
     if parser.ecs:
         apply_ecs(fields, parser.ecs)
     if parsed.timestamp is not None and "@timestamp" not in fields:

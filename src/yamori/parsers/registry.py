@@ -91,4 +91,4 @@ def to_event(parsed: Parsed, parser: Parser, context: ParseContext, position: st
     finish(parsed, parser)
     where = position if parsed.position is None else f"{position}/{parsed.position}"
     return Event(parsed.fields, parsed.logsource, context.source, where, parsed.timestamp,
-                 raw if parsed.raw is None else parsed.raw)
+                 raw if parsed.raw is None else parsed.raw, parsed.parser)

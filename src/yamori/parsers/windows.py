@@ -868,3 +868,18 @@ class WindowsJsonParser(RecordParser):
 
 
 PARSERS = (WindowsJsonParser(),)
+
+
+def finish_windows(fields: dict[str, Any], timestamp: str | None) -> None:
+    """What :func:`yamori.parsers.base.finish` adds, for EVTX records (read natively, not through the registry)."""
+    get = fields.get
+    for original, ecs_name in _ECS_ITEMS:
+        value = get(original)
+        if value is not None and value != "" and value != "-" and ecs_name not in fields:
+            fields[ecs_name] = value
+    if timestamp is not None:
+        fields["@timestamp"] = timestamp
+    fields["event.module"] = fields["event.dataset"] = "windows"
+
+
+_ECS_ITEMS = tuple(WINDOWS_ECS.items())

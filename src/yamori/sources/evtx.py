@@ -29,7 +29,7 @@ import orjson
 from evtx import PyEvtxParser
 
 from yamori.events import BadRecord, Event
-from yamori.parsers.windows import flatten_evtx_json
+from yamori.parsers.windows import finish_windows, flatten_evtx_json
 
 __all__ = ["CHUNK_MAGIC", "EVTX_MAGIC", "looks_like_damaged_evtx", "read_evtx"]
 
@@ -115,7 +115,8 @@ def _records(records: Iterator[Any], source: str, layout_problem: str | None) ->
             continue
         system_id = fields.get("EventRecordID")
         last_id = record_id if system_id is None else system_id
-        yield Event(fields, logsource, source, str(last_id), timestamp, obj)
+        finish_windows(fields, timestamp)
+        yield Event(fields, logsource, source, str(last_id), timestamp, obj, "windows")
     if layout_problem is not None:
         yield BadRecord.of(source, _after(last_id), layout_problem)
 
