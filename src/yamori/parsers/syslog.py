@@ -16,7 +16,7 @@ Header forms read (``<PRI>`` optional in all):
 * RFC 3164 / BSD: ``Nov 28 03:00:00 host prog[123]: message`` (host optional; ``Nov 28 2026 03:00:00``
   and a fraction of seconds accepted, as Cisco devices write them)
 * rsyslog's high-precision file format: ``2026-11-28T03:00:00.123456+01:00 host prog[123]: message``
-* journalctl's short form without a time (``host prog[123]: message``) is read by the generic text parser.
+* journalctl's short form without a time (``host prog[123]: message``) is read by ``journal_short.py``.
 
 Fields: ``timestamp`` (as written), ``host``, ``program``, ``pid``, ``facility``, ``severity``, ``msgid``,
 ``message``, ``sd.<SD-ID>.<param>``; ECS: ``@timestamp``, ``host.hostname``, ``process.name``,
@@ -229,6 +229,13 @@ class SyslogParser(TextParser):
                     return finish(claimed, bare_parser)
             return None
         envelope, message = split
+        return self.parse_message(message, envelope, context)
+
+    def parse_message(self, message: str, envelope: Envelope, context: ParseContext) -> Parsed:
+        """The event of a message whose header is already known (a syslog line, a journal record): the first
+        message parser of its program, then of its message, that claims it (finished by that parser), else a
+        generic syslog event. Raises :class:`Malformed` as the message parsers do."""
+        self._prepare()
         program = (envelope.program or "").lower()
         candidates: list[MessageParser] = [*self.by_program.get(program, ()), *self.by_message]
         for parser in candidates:
