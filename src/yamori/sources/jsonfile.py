@@ -67,8 +67,9 @@ def sniff_json_layout(stream: IO[bytes], max_record: int = MAX_RECORD_BYTES) -> 
             return "array"
         if _is_object(first):
             return "lines"
-        if head.rstrip() == b"{" or head.startswith(b"Record "):
-            return "objects"  # pretty-printed JSON, or evtx_dump's output
+        if head.rstrip() == b"{" or head.startswith(b"Record ") or (
+                head.startswith(b"{") and head.rstrip()[-1:] in (b"{", b"[", b",", b":")):
+            return "objects"  # pretty-printed JSON (``{"Records": [`` opens an object), or evtx_dump's output
         for _ in range(_SNIFF_LINES - 1):
             line = _read_line(stream, max_record)
             if line is None:
