@@ -23,11 +23,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DATASETS, REPO, require_shared, table  # noqa: E402
-
-from yamori.events import BadRecord, Event  # noqa: E402
-from yamori.parsers.registry import all_parsers  # noqa: E402
-from yamori.sources.files import expand_paths, read_file  # noqa: E402
+from common import DATASETS, REPO, require_shared, table
+from yamori.events import BadRecord, Event
+from yamori.parsers.registry import all_parsers
+from yamori.sources.files import expand_paths, read_file
 
 FIXTURES = REPO / "tests" / "fixtures"
 

@@ -235,6 +235,17 @@ class SyslogParser(TextParser):
         """The event of a message whose header is already known (a syslog line, a journal record): the first
         message parser of its program, then of its message, that claims it (finished by that parser), else a
         generic syslog event. Raises :class:`Malformed` as the message parsers do."""
+        claimed = self.claim(message, envelope, context)
+        if claimed is not None:
+            return claimed
+        fields = syslog_fields(envelope, message)
+        fields["event.kind"] = "event"
+        return Parsed(fields, _LINUX_SYSLOG, envelope.timestamp)
+
+
+    def claim(self, message: str, envelope: Envelope, context: ParseContext) -> Parsed | None:
+        """The event of the first message parser of the program, then of the message, that claims the message
+        (finished by that parser); None when none does."""
         self._prepare()
         program = (envelope.program or "").lower()
         candidates: list[MessageParser] = [*self.by_program.get(program, ()), *self.by_message]
@@ -242,9 +253,7 @@ class SyslogParser(TextParser):
             parsed = parser.parse(message, envelope, context)
             if parsed is not None:
                 return finish(parsed, parser)
-        fields = syslog_fields(envelope, message)
-        fields["event.kind"] = "event"
-        return Parsed(fields, _LINUX_SYSLOG, envelope.timestamp)
+        return None
 
 
 def _claims(parser: MessageParser, line: str, envelope: Envelope, context: ParseContext) -> bool:
