@@ -58,9 +58,9 @@ def best_of(paths: list[Path], repeat: int) -> tuple[Counter[str], int, float]:
     return min(results, key=lambda result: result[2])
 
 
-def fixture_inputs(target_events: int, workdir: Path) -> dict[str, Path]:
-    """One file per fixture file, its records repeated until about ``target_events`` events."""
-    inputs: dict[str, Path] = {}
+def fixture_inputs(target_events: int, workdir: Path) -> dict[str, tuple[Path, int]]:
+    """One file per fixture file, its records repeated until about ``target_events`` events (and how often)."""
+    inputs: dict[str, tuple[Path, int]] = {}
     for path in sorted(p for p in FIXTURES.rglob("*") if p.is_file()):
         if path.parent.name == "windows":
             continue  # Windows is measured on real EVTX above
@@ -83,7 +83,7 @@ def fixture_inputs(target_events: int, workdir: Path) -> dict[str, Path]:
             handle.write(header)
             for _ in range(copies):
                 handle.write(rest)
-        inputs[str(path.relative_to(FIXTURES))] = out
+        inputs[str(path.relative_to(FIXTURES))] = out, copies
     return inputs
 
 
@@ -112,11 +112,11 @@ def main() -> None:
         rows.append((label, names, total, bad, f"{seconds:.2f}", f"{total / seconds:,.0f}" if seconds else "-"))
     workdir = Path(tempfile.mkdtemp(prefix="yamori-parse-bench-"))
     try:
-        for label, path in fixture_inputs(args.events, workdir).items():
+        for label, (path, copies) in fixture_inputs(args.events, workdir).items():
             modules, bad, seconds = best_of([path], args.repeat)
             total = sum(modules.values())
             name = modules.most_common(1)[0][0]
-            rows.append((f"{label} (fixture x{max(1, args.events // max(1, total))})",
+            rows.append((f"{label} (fixture ×{copies})",
                          f"{name} ({family.get(name, '?')})", total, bad, f"{seconds:.2f}",
                          f"{total / seconds:,.0f}" if seconds else "-"))
     finally:

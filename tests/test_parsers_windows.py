@@ -326,3 +326,24 @@ def test_spaces_in_eventdata_names_are_removed() -> None:
     parsed = windows_json_to_fields({"winlog": {"channel": "Microsoft-Windows-Windows Defender/Operational",
                                                 "event_id": 1116, "event_data": {"Threat Name": "x"}}})
     assert parsed is not None and parsed[0]["ThreatName"] == "x"
+
+
+def test_channel_table_is_cached_by_pysigma_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sigma.pipelines.common import windows_logsource_mapping
+
+    from yamori.parsers import windows
+
+    monkeypatch.setenv("YAMORI_CACHE_DIR", str(tmp_path))
+    expected = {service: channels if isinstance(channels, str) else list(channels)
+                for service, channels in windows_logsource_mapping.items()}
+    windows._windows_logsource_mapping.cache_clear()
+    try:
+        assert windows._windows_logsource_mapping() == expected  # computed, then written
+        [cached] = tmp_path.glob("windows-channels-pysigma-*.json")
+        windows._windows_logsource_mapping.cache_clear()
+        assert windows._windows_logsource_mapping() == expected  # read back
+        cached.write_text("not json")
+        windows._windows_logsource_mapping.cache_clear()
+        assert windows._windows_logsource_mapping() == expected  # a damaged cache is recomputed
+    finally:
+        windows._windows_logsource_mapping.cache_clear()

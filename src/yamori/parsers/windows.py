@@ -58,10 +58,13 @@ share one object (the engine caches its routing per LogSource).
 from __future__ import annotations
 
 import functools
+import json
+import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from yamori.events import LogSource
@@ -188,10 +191,38 @@ def _as_list(value: Any) -> list[Any]:
 
 @functools.cache
 def _windows_logsource_mapping() -> dict[str, Any]:
-    """pySigma's service → channel table, imported on first use (pySigma's pipelines are slow to import)."""
+    """pySigma's service → channel table. Importing pySigma's pipelines costs about 0.25 s (per hunt worker), so
+    the table is kept in the cache folder, keyed by pySigma's version, and imported only when that is absent."""
+    cached = _mapping_cache_file()
+    if cached is not None:
+        try:
+            return dict(json.loads(cached.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            pass
     from sigma.pipelines.common import windows_logsource_mapping
 
-    return dict(windows_logsource_mapping)
+    table = {service: channels if isinstance(channels, str) else _as_list(channels)
+             for service, channels in windows_logsource_mapping.items()}
+    if cached is not None:
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            temporary = cached.with_suffix(f".{os.getpid()}.tmp")
+            temporary.write_text(json.dumps(table), encoding="utf-8")
+            os.replace(temporary, cached)
+        except OSError:
+            pass  # a cache that cannot be written only costs time
+    return table
+
+
+def _mapping_cache_file() -> Path | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    from yamori.paths import cache_dir
+
+    try:
+        return cache_dir() / f"windows-channels-pysigma-{version('pysigma')}.json"
+    except PackageNotFoundError:
+        return None
 
 
 @functools.cache
