@@ -206,7 +206,7 @@ def test_update_from_release_installs_rules_and_manifest(
     assert manifest["installed_at"].startswith("20")
     assert server.requests == ["/releases/latest", f"/download/{TAG}/sigma_core.zip"]
 
-    assert paths.default_rules_dirs() == [current]
+    assert paths.default_rules_dirs() == [current, paths.bundled_rules_dir()]
     assert _store_entries() == [".lock", "current"]
 
 

@@ -77,8 +77,8 @@ def has_downloaded_rules() -> bool:
 
 
 def default_rules_dirs() -> list[Path]:
-    """The rule folders used when the user names none: the downloaded SigmaHQ rules when installed,
-    otherwise Yamori's bundled rules."""
+    """The rule folders used when the user names none: the downloaded SigmaHQ rules when installed, and always
+    Yamori's bundled rules (they cover detection points SigmaHQ has no rule for: CloudTrail, IDS, scanners...)."""
     if has_downloaded_rules():
-        return [downloaded_rules_dir()]
+        return [downloaded_rules_dir(), bundled_rules_dir()]
     return [bundled_rules_dir()]

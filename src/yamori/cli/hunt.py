@@ -53,7 +53,9 @@ LEVEL_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low":
 
 
 def hunt_command(
-    paths: Annotated[list[Path], typer.Argument(help="EVTX / JSON / JSON lines files or folders")],
+    paths: Annotated[list[Path], typer.Argument(
+        help="Log files or folders in any supported format (EVTX, JSON, syslog, web, firewall, IDS, cloud, "
+             "scanner reports), also inside .gz/.zip/.tar archives")],
     rules: Annotated[list[Path] | None, typer.Option("--rules", "-r", help="Sigma rule files, folders or zips")]
     = None,
     min_level: Annotated[Level, typer.Option("--min-level", help="Ignore rules below this level")]

@@ -12,7 +12,7 @@ from yamori.paths import default_rules_dirs
 
 
 def rule_paths(given: list[Path] | None) -> list[Path]:
-    """The rule paths named on the command line, or the downloaded SigmaHQ rules, or the bundled ones."""
+    """The rule paths named on the command line, or the downloaded SigmaHQ rules plus the bundled ones."""
     return list(given) if given else default_rules_dirs()
 
 
