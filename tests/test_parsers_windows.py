@@ -113,7 +113,7 @@ def test_string_typed_system_values_become_ints() -> None:
     assert fields["EventID"] == 800 and fields["Qualifiers"] == 0
     assert fields["Level"] == 4 and fields["Task"] == 8 and fields["EventRecordID"] == 55
     assert logsource == LogSource(("windows",), ("ps_classic_script",), ("powershell-classic",))
-    assert timestamp == "2024-03-05T14:00:00.000000000Z"
+    assert timestamp == "2024-03-05T14:00:00Z"
     assert fields["Data"][0] == "Get-Process | Out-Null"
     assert fields["Binary"] is None
 
@@ -216,7 +216,7 @@ def test_nxlog_shape() -> None:
     assert parsed is not None
     fields, logsource, timestamp = parsed
     assert logsource == LogSource(("windows",), ("registry_set", "registry_event"), ("sysmon",))
-    assert timestamp == "2024-03-05T12:30:00"  # NXLog's EventTime has no zone: kept as written
+    assert timestamp == "2024-03-05T12:30:00Z"  # NXLog's EventTime has no zone: taken as UTC
     assert fields["EventID"] == 13
     assert fields["Provider_Name"] == "Microsoft-Windows-Sysmon"
     assert fields["Provider_Guid"] == "{5770385F-C22A-43E0-BF4C-06F5698FFBD9}"
@@ -306,8 +306,9 @@ def test_every_table_service_is_a_pysigma_service() -> None:
 def test_iso_utc() -> None:
     assert windows.iso_utc("2024-03-05T10:15:30.123Z") == "2024-03-05T10:15:30.123Z"
     assert windows.iso_utc("2024-03-05T12:15:30+02:00") == "2024-03-05T10:15:30Z"
-    assert windows.iso_utc("2024-03-05 12:15:30") == "2024-03-05T12:15:30"
-    assert windows.iso_utc("not a time") == "not a time"
+    assert windows.iso_utc("2024-03-05 12:15:30") == "2024-03-05T12:15:30Z"
+    assert windows.iso_utc("2024-03-05T14:00:00.123456789Z") == "2024-03-05T14:00:00.123456Z"
+    assert windows.iso_utc("not a time") is None
     assert windows.iso_utc(0) == "1970-01-01T00:00:00Z"
     assert windows.iso_utc(None) is None
 

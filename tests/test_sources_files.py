@@ -116,7 +116,9 @@ def test_non_windows_json_is_flattened_generically(tmp_path: Path) -> None:
                                 "parts": [{"ARN": "a"}, {"ARN": "b"}]}))
     [event] = events_of(path)
     assert event.logsource is UNKNOWN_LOGSOURCE
-    assert event.fields == {"widget": "sprocket", "owner.kind": "Root", "parts.ARN": ["a", "b"]}
+    assert event.fields == {"widget": "sprocket", "owner.kind": "Root", "parts.ARN": ["a", "b"],
+                            "event.module": "json", "event.dataset": "json"}
+    assert event.parser == "json"
 
 
 def test_a_record_that_cannot_be_flattened_is_a_bad_record() -> None:

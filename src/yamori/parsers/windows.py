@@ -63,13 +63,13 @@ import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from yamori.events import LogSource
 from yamori.parsers.base import Family, ParseContext, RecordParser
 from yamori.parsers.base import Parsed as ParsedEvent
+from yamori.parsers.timestamps import from_epoch, parse_iso, utc_iso
 
 __all__ = [
     "AUDIT_EVENTS",
@@ -401,25 +401,20 @@ def _to_int(value: Any) -> Any:
     return value
 
 
+_UTC_ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?Z\Z")
+
+
 def iso_utc(value: Any) -> str | None:
-    """An ISO 8601 string: UTC (``Z``) when the input says which zone it is in, as written when it does not."""
+    """ISO 8601 in UTC with ``Z`` (times written without a zone are taken as UTC, fractions cut to microseconds);
+    None when ``value`` is no time (the original stays in the fields under its own name)."""
     if type(value) is not str or not value:
         if type(value) is int or type(value) is float:
-            try:
-                return datetime.fromtimestamp(value, UTC).isoformat().replace("+00:00", "Z")
-            except (OverflowError, OSError, ValueError):
-                return None
+            return from_epoch(value)
         return None
-    if value.endswith("Z") and "T" in value:
+    if _UTC_ISO.match(value):  # already the form wanted (the evtx package writes it so)
         return value
-    text = value.strip()
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return text
-    if moment.tzinfo is None:
-        return moment.isoformat()
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    moment = parse_iso(value)
+    return utc_iso(moment) if moment is not None else None
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -852,10 +847,8 @@ WINDOWS_ECS: dict[str, str] = {
     "EventRecordID": "winlog.record_id",
     "Image": "process.executable",
     "CommandLine": "process.command_line",
-    "ProcessId": "process.pid",
     "ParentImage": "process.parent.executable",
     "ParentCommandLine": "process.parent.command_line",
-    "ParentProcessId": "process.parent.pid",
     "TargetUserName": "user.name",
     "User": "user.name",
     "SubjectUserName": "user.name",
@@ -884,7 +877,7 @@ class WindowsJsonParser(RecordParser):
     family = Family.IDENTITY
     description = "Windows event logs as JSON (evtx_dump, Winlogbeat, NXLog); EVTX files are read natively"
     logsources = (LogSource(product=(PRODUCT,)),)
-    ecs = WINDOWS_ECS
+    ecs = WINDOWS_ECS  # applied by finish_windows (with the process ids), the same way as for EVTX records
     priority = 10
 
     def accepts(self, record: Mapping[str, Any], context: ParseContext) -> bool:
@@ -895,6 +888,7 @@ class WindowsJsonParser(RecordParser):
         if flatten is None:
             return []
         fields, logsource, timestamp = flatten(record)
+        finish_windows(fields, timestamp)
         return [ParsedEvent(fields, logsource, timestamp)]
 
 
@@ -908,9 +902,27 @@ def finish_windows(fields: dict[str, Any], timestamp: str | None) -> None:
         value = get(original)
         if value is not None and value != "" and value != "-" and ecs_name not in fields:
             fields[ecs_name] = value
+    # Security 4688 names the new process NewProcessId and its creator ProcessId (both hex); Sysmon writes
+    # ProcessId/ParentProcessId as numbers
+    own, parent = ("NewProcessId", "ProcessId") if "NewProcessId" in fields else ("ProcessId", "ParentProcessId")
+    for original, ecs_name in ((own, "process.pid"), (parent, "process.parent.pid")):
+        pid = _pid(get(original))
+        if pid is not None:
+            fields[ecs_name] = pid
     if timestamp is not None:
         fields["@timestamp"] = timestamp
     fields["event.module"] = fields["event.dataset"] = "windows"
 
 
 _ECS_ITEMS = tuple(WINDOWS_ECS.items())
+
+
+def _pid(value: Any) -> int | None:
+    if type(value) is int:
+        return value
+    if type(value) is str and value:
+        try:
+            return int(value, 0)
+        except ValueError:
+            return None
+    return None

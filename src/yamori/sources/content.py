@@ -209,7 +209,10 @@ def record_events(record: dict[str, Any], context: ParseContext, position: str,
     try:
         parser = (chooser or RecordChooser()).choose(record, context)
         if parser is None:
-            yield Event(flatten_json(record), UNKNOWN_LOGSOURCE, context.source, position, None, record)
+            fields = flatten_json(record)
+            fields.setdefault("event.module", "json")
+            fields.setdefault("event.dataset", "json")
+            yield Event(fields, UNKNOWN_LOGSOURCE, context.source, position, None, record, "json")
             return
         for parsed in parser.parse(record, context):
             if isinstance(parsed, BadRecord):
