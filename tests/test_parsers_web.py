@@ -296,7 +296,7 @@ def test_nginx_json() -> None:
     [record] = bad(items)
     assert record.position == "4" and "status is not a number" in record.reason
     other = events["5"]  # a JSON record that is not an access log: not claimed
-    assert other.logsource == LogSource() and "event.module" not in other.fields
+    assert other.logsource == LogSource() and other.parser == "json"
 
 
 def test_nginx_json_accepts_only_access_records() -> None:
