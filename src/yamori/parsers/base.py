@@ -154,7 +154,8 @@ class RecordParser(Parser):
 
     def parse(self, record: dict[str, Any], context: ParseContext) -> Iterable[Parsed | BadRecord]:
         """The events of one record (usually one); raise :class:`Malformed` for a broken record, or yield a
-        BadRecord (positioned ``<record position>/<part>``) for one broken part of a record holding many."""
+        BadRecord for one broken part of a record holding many (its position is the part, e.g. ``3``; the reader
+        makes it ``<record position>/3``), and go on with the next part."""
         raise NotImplementedError
 
 

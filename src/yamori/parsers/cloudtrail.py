@@ -35,8 +35,8 @@ taxonomy names SigmaHQ rules expect beside the native ones: ``src_ip`` (= ``sour
 
 Malformed: an event without a readable ``eventTime`` or ``eventName``, a ``CloudTrailEvent`` string that is not
 a JSON object, an EventBridge ``detail`` that is not a CloudTrail event. In a ``Records`` (or ``Events``) file
-the readable records still become events; the unreadable ones are reported together in one BadRecord at the
-file object's position, after the others (the record parser contract has no per-record BadRecord).
+each unreadable record is a BadRecord of its own, at ``<file object's position>/<record index>``, and the
+records around it still become events.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ from typing import Any
 
 import orjson
 
+from yamori.events import BadRecord
 from yamori.parsers.base import Family, Malformed, ParseContext, Parsed, RecordParser, logsource
 from yamori.parsers.generic import flatten_json
 from yamori.parsers.timestamps import parse_iso, utc_iso
@@ -75,7 +76,6 @@ _IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 _HOSTNAME = re.compile(r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _VIA_CLOUDTRAIL = "via CloudTrail"
 _KEPT_WHOLE = ("requestParameters", "responseElements")
-_MAX_REPORTED = 5  # unreadable records named in a Records file's BadRecord
 
 _CREATION = re.compile(r"(?:Create|Add|Attach|Upload|Register|Run|Import|Allocate|Copy)(?![a-z])")
 _DELETION = re.compile(r"(?:Delete|Remove|Detach|Deregister|Terminate|Release)(?![a-z])")
@@ -192,41 +192,37 @@ class CloudTrailParser(RecordParser):
         detail_type = record.get("detail-type")
         return type(detail_type) is str and detail_type.endswith(_VIA_CLOUDTRAIL) and type(record.get("detail")) is dict
 
-    def parse(self, record: dict[str, Any], context: ParseContext) -> Iterator[Parsed]:
+    def parse(self, record: dict[str, Any], context: ParseContext) -> Iterator[Parsed | BadRecord]:
         if "eventSource" in record:
             yield self._event(record)
         elif "Records" in record:
-            yield from self._expand(record["Records"], "Records", unwrap=False)
+            yield from self._expand(record["Records"], "Records", context, unwrap=False)
         elif "CloudTrailEvent" in record:
             yield self._event(_decode(record["CloudTrailEvent"]))
         elif "Events" in record:
-            yield from self._expand(record["Events"], "Events", unwrap=True)
+            yield from self._expand(record["Events"], "Events", context, unwrap=True)
         else:
             detail = record.get("detail")
             if type(detail) is not dict or not is_cloudtrail_event(detail):
                 raise Malformed("EventBridge envelope whose detail is not a CloudTrail event")
             yield self._event(detail)
 
-    def _expand(self, items: Any, label: str, *, unwrap: bool) -> Iterator[Parsed]:
-        """One event per element of a ``Records``/``Events`` list; unreadable elements reported after the rest."""
+    def _expand(self, items: Any, label: str, context: ParseContext, *,
+                unwrap: bool) -> Iterator[Parsed | BadRecord]:
+        """One event per element of a ``Records``/``Events`` list, a BadRecord per unreadable element."""
         if type(items) is not list:
             raise Malformed(f"{label} is {_kind(items)}, not an array")
-        bad: list[str] = []
         for index, item in enumerate(items):
             try:
                 if type(item) is not dict:
                     raise Malformed(f"not a JSON object but {_kind(item)}")
                 parsed = self._event(_decode(item.get("CloudTrailEvent")) if unwrap else item)
             except Malformed as error:
-                bad.append(f"{label}[{index}]: {error}")
+                yield context.bad(index, f"{label}[{index}]: {error}", repr(item))
                 continue
             parsed.position = str(index)
             parsed.raw = item
             yield parsed
-        if bad:
-            more = f" (and {len(bad) - _MAX_REPORTED} more)" if len(bad) > _MAX_REPORTED else ""
-            raise Malformed(f"{len(bad)} of {len(items)} {label} unreadable: "
-                            + "; ".join(bad[:_MAX_REPORTED]) + more)
 
     def _event(self, event: dict[str, Any]) -> Parsed:
         if not is_cloudtrail_event(event):

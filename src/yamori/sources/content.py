@@ -215,8 +215,8 @@ def record_events(record: dict[str, Any], context: ParseContext, position: str,
             yield Event(fields, UNKNOWN_LOGSOURCE, context.source, position, None, record, "json")
             return
         for parsed in parser.parse(record, context):
-            if isinstance(parsed, BadRecord):
-                yield parsed
+            if isinstance(parsed, BadRecord):  # one broken part of a record holding many: position record/part
+                yield BadRecord(context.source, f"{position}/{parsed.position}", parsed.reason, parsed.data)
             else:
                 yield to_event(parsed, parser, context, position, record)
     except Malformed as error:
