@@ -348,3 +348,40 @@ def test_channel_table_is_cached_by_pysigma_version(tmp_path: Path, monkeypatch:
         assert windows._windows_logsource_mapping() == expected  # a damaged cache is recomputed
     finally:
         windows._windows_logsource_mapping.cache_clear()
+
+
+def _log_cleared(cleared: str) -> dict[str, Any]:
+    return {"Event": {
+        "#attributes": {"xmlns": "http://schemas.microsoft.com/win/2004/08/events/event"},
+        "System": {"Provider": {"#attributes": {"Name": "Microsoft-Windows-Eventlog",
+                                                "Guid": "fc65ddd8-d6ef-4962-83d5-6e5cfe9ce148"}},
+                   "EventID": 104, "Version": 0, "Level": 4, "Task": 104, "Opcode": 0,
+                   "Keywords": "0x8000000000000000",
+                   "TimeCreated": {"#attributes": {"SystemTime": "2026-11-28T03:00:00.000000Z"}},
+                   "EventRecordID": 4242, "Channel": "System", "Computer": "ws01.example.com"},
+        "UserData": {"LogFileCleared": {
+            "#attributes": {"xmlns": "http://manifests.microsoft.com/win/2004/08/windows/eventlog"},
+            "SubjectUserName": "alice", "SubjectDomainName": "EXAMPLE", "Channel": cleared, "BackupPath": ""}}}}
+
+
+def test_system_104_channel_is_the_cleared_log() -> None:
+    fields, logsource, _ = flatten_evtx_json(_log_cleared("Microsoft-Windows-TaskScheduler/Operational"))
+    assert fields["Channel"] == "Microsoft-Windows-TaskScheduler/Operational"
+    assert fields["winlog.channel"] == "System" and "UserData.Channel" not in fields
+    assert logsource.service == ("system",)  # routed by the log the event is written to
+    windows.finish_windows(fields, None)
+    assert fields["winlog.channel"] == "System"
+
+
+def test_sigmahq_eventlog_cleared_rules_split_by_cleared_log(sigmahq_rules: object) -> None:
+    from enginekit import fired_rule_ids
+    from yamori.events import Event
+
+    def fired(cleared: str) -> set[str]:
+        fields, logsource, timestamp = flatten_evtx_json(_log_cleared(cleared))
+        return fired_rule_ids(sigmahq_rules, [Event(fields, logsource, "test", "1", timestamp)])  # type: ignore[arg-type]
+
+    important, other = "100ef69e-3327-481c-8e5c-6d80d9507556", "a62b37e0-45d3-48d9-a517-90c1a1b0186b"
+    assert important in fired("Security") and other not in fired("Security")
+    assert other in fired("Microsoft-Windows-TaskScheduler/Operational")
+    assert important not in fired("Microsoft-Windows-TaskScheduler/Operational")

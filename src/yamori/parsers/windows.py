@@ -654,7 +654,19 @@ def flatten_evtx_json(record: dict[str, Any]) -> Parsed:
             elif value is not None:  # RenderingInfo, ProcessingErrorData, ...: dotted under their own name
                 _put(fields, key, value)
     _merge_system(fields, _system_fields(system), displaced)
-    return fields, _finish(fields), iso_utc(fields.get("SystemTime"))
+    logsource = _finish(fields)
+    if "UserData.Channel" in fields:
+        _cleared_log_channel(fields)
+    return fields, logsource, iso_utc(fields.get("SystemTime"))
+
+
+def _cleared_log_channel(fields: Fields) -> None:
+    """System 104 ("the X log file was cleared"): ``Channel`` is the log that was cleared, as SigmaHQ's
+    eventlog-cleared rules read it; the log the event itself is written to (System, which routed it above)
+    stays available as ``winlog.channel``."""
+    if fields.get("EventID") == 104 and fields.get("Provider_Name") == "Microsoft-Windows-Eventlog":
+        fields["winlog.channel"] = fields["Channel"]
+        fields["Channel"] = fields.pop("UserData.Channel")
 
 
 # --------------------------------------------------------------------------------------------------------------
