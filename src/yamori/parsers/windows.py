@@ -24,6 +24,8 @@ Field names (the ones SigmaHQ rules use):
   stores them as strings;
 * a System field always wins over an EventData/UserData field of the same name (rules must be able to trust
   ``EventID`` and ``Channel``); the displaced value is kept as ``EventData.<name>`` / ``UserData.<name>``.
+  One exception, after routing: in System event 104 ("log cleared") ``Channel`` is the log that was cleared,
+  as SigmaHQ's eventlog-cleared rules read it, and the event's own log is ``winlog.channel``;
 
 Values keep their JSON types, with one normalisation: a string that is exactly a bare GUID
 (``0CCE9217-69AE-11D9-BED3-505054503030``) gets the braces Windows prints around GUID-typed values
