@@ -60,6 +60,7 @@ syslog parsers' logsources for syslog lines (multilog lines with a program inclu
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
@@ -391,14 +392,10 @@ class LineReader:
                 put_address(fields, "source", client)
 
 
-_DISPATCHERS: list[SyslogParser] = []
-
-
+@functools.cache
 def _dispatcher() -> SyslogParser:
     """One syslog parser for all readers (it holds nothing but the message parsers by program)."""
-    if not _DISPATCHERS:
-        _DISPATCHERS.append(SyslogParser())
-    return _DISPATCHERS[0]
+    return SyslogParser()
 
 
 # ---------------------------------------------------------------------------------------------------- parsers

@@ -69,7 +69,7 @@ from pathlib import Path
 from typing import Any
 
 from yamori.events import LogSource
-from yamori.parsers.base import Family, ParseContext, RecordParser
+from yamori.parsers.base import Family, ParseContext, RecordParser, apply_ecs
 from yamori.parsers.base import Parsed as ParsedEvent
 from yamori.parsers.timestamps import from_epoch, parse_iso, utc_iso
 
@@ -910,12 +910,10 @@ PARSERS = (WindowsJsonParser(),)
 
 
 def finish_windows(fields: dict[str, Any], timestamp: str | None) -> None:
-    """What :func:`yamori.parsers.base.finish` adds, for EVTX records (read natively, not through the registry)."""
+    """What :func:`yamori.parsers.base.finish` adds, for EVTX records (read natively, not through the registry),
+    plus the process ids, which need converting."""
+    apply_ecs(fields, WINDOWS_ECS)
     get = fields.get
-    for original, ecs_name in _ECS_ITEMS:
-        value = get(original)
-        if value is not None and value != "" and value != "-" and ecs_name not in fields:
-            fields[ecs_name] = value
     # Security 4688 names the new process NewProcessId and its creator ProcessId (both hex); Sysmon writes
     # ProcessId/ParentProcessId as numbers
     own, parent = ("NewProcessId", "ProcessId") if "NewProcessId" in fields else ("ProcessId", "ParentProcessId")
@@ -926,9 +924,6 @@ def finish_windows(fields: dict[str, Any], timestamp: str | None) -> None:
     if timestamp is not None:
         fields["@timestamp"] = timestamp
     fields["event.module"] = fields["event.dataset"] = "windows"
-
-
-_ECS_ITEMS = tuple(WINDOWS_ECS.items())
 
 
 def _pid(value: Any) -> int | None:
