@@ -8,7 +8,6 @@ No ``PARSERS`` here: this module is not a format.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -17,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from yamori.parsers._addresses import canonical_ip
 from yamori.parsers.base import Malformed, Parsed
 from yamori.parsers.timestamps import parse_iso, utc_iso
 
@@ -82,31 +82,23 @@ def json_text(value: Any) -> str:
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-@lru_cache(maxsize=8192)
-def _ip(text: str) -> str | None:
-    try:
-        return str(ipaddress.ip_address(text))
-    except ValueError:
-        return None
-
-
 def ip_address(value: Any) -> str | None:
     """The address in canonical form when ``value`` is an IPv4/IPv6 address string, else None."""
     if type(value) is not str or not value or len(value) > 64:
         return None
-    return _ip(value.strip())
+    return canonical_ip(value.strip())
 
 
 @lru_cache(maxsize=8192)
 def _host_port(text: str) -> tuple[str | None, int | None]:
-    address = _ip(text)
+    address = canonical_ip(text)
     if address is not None:
         return address, None
     match = _IPV4_PORT.fullmatch(text) or _BRACKETED.fullmatch(text)
     if match is None:
         return None, None
     port = int(match.group(2)) if match.group(2) else None
-    return _ip(match.group(1)), port if port is not None and port <= 65535 else None
+    return canonical_ip(match.group(1)), port if port is not None and port <= 65535 else None
 
 
 def host_port(value: Any) -> tuple[str | None, int | None]:

@@ -26,11 +26,11 @@ messages and TCP MD5 failures on port 179 are ``service: bgp``; LDP messages are
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from typing import Any
 
 from yamori.events import LogSource
+from yamori.parsers._addresses import canonical_ip
 from yamori.parsers.base import Envelope, Family, MessageParser, ParseContext, Parsed
 from yamori.parsers.syslog import syslog_fields
 from yamori.parsers.timestamps import parse_month_day, utc_iso
@@ -60,13 +60,6 @@ _LDP = LogSource(product=_PRODUCT, service=("syslog", "ldp"))
 _LEVELS = ("emergency", "alert", "critical", "error", "warning", "notice", "informational", "debug")
 
 
-def _ip(text: str) -> str | None:
-    try:
-        return str(ipaddress.ip_address(text))
-    except ValueError:
-        return None
-
-
 class CiscoIosParser(MessageParser):
     """Cisco IOS, IOS XE and NX-OS ``%FACILITY-SEVERITY-MNEMONIC`` messages, in syslog or bare."""
 
@@ -92,7 +85,7 @@ class CiscoIosParser(MessageParser):
         host = match["host"]
         if host:
             fields["host"] = host
-            address = _ip(host)
+            address = canonical_ip(host)
             fields["host.ip" if address else "host.hostname"] = address or host
         if match["seq"]:
             fields["sequence"] = int(match["seq"])
@@ -125,7 +118,7 @@ class CiscoIosParser(MessageParser):
             fields["event.outcome"] = "failure" if failed else "success"
             if login is not None:
                 fields["user"] = fields["user.name"] = login["user"].strip()
-                source = _ip(login["source"].strip())
+                source = canonical_ip(login["source"].strip())
                 if source:
                     fields["source_ip"] = fields["source.ip"] = source
                 port = login.groupdict().get("port")
