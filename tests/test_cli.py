@@ -114,3 +114,29 @@ def test_rules_check_with_placeholders_makes_them_evaluable(shared: Path, tmp_pa
     code, after = run("rules", "check", str(folder), "--placeholders", str(values))
     assert code == 0, after
     assert "unsupported" not in after
+
+
+def test_hunt_needs_paths_or_store_and_store_options_need_store(tmp_path: Path) -> None:
+    assert run("hunt", "--rules", str(RULES))[0] == 2
+    assert run("hunt", str(DEMO), "--rules", str(RULES), "--from", "-1d")[0] == 2
+    assert run("hunt", str(DEMO), "--store")[0] == 2
+    assert run("hunt", "--store", "--store-dir", str(tmp_path / "none"), "--rules", str(RULES))[0] == 2
+
+
+def test_hunt_store_reports_like_a_file_hunt(tmp_path: Path) -> None:
+    from yamori.events import Event
+    from yamori.sources.files import read_paths
+    from yamori.store.events import EventStore
+    from yamori.store.model import StoredEvent
+
+    events = [item for item in read_paths([DEMO]) if isinstance(item, Event)]
+    EventStore(tmp_path / "store").write_batch(
+        [StoredEvent(0, index, "files", 0, event) for index, event in enumerate(events)], [], 0, 0)
+    code, out = run("hunt", "--store", "--store-dir", str(tmp_path / "store"), "--rules", str(RULES),
+                    "--format", "jsonl")
+    stored = sorted((d["rule_id"], d["source"], d["record_id"]) for d in map(orjson.loads, out.splitlines()))
+    code_files, out = run("hunt", str(DEMO), "--rules", str(RULES), "--format", "jsonl", "--workers", "1")
+    from_files = sorted((d["rule_id"], d["source"], d["record_id"]) for d in map(orjson.loads, out.splitlines()))
+    assert code == code_files == 0 and stored == from_files and len(stored) >= 8
+    code, out = run("hunt", "--store", "--store-dir", str(tmp_path / "store"), "--rules", str(RULES))
+    assert code == 0 and "Detections by rule" in out and "By tactic" in out

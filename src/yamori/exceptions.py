@@ -19,3 +19,12 @@ class SourceError(YamoriError):
 
 class RulesUpdateError(YamoriError):
     """Downloading or verifying a rule package failed."""
+
+
+class QueryError(YamoriError):
+    """A search query or SQL statement is malformed or not allowed; ``position`` is where (0-based), when known."""
+
+    def __init__(self, message: str, position: int | None = None) -> None:
+        super().__init__(message if position is None else f"{message} (at position {position})")
+        self.reason = message
+        self.position = position

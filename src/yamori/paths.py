@@ -5,6 +5,7 @@
 * ``cache_dir()``: data that can be rebuilt (compiled rules). ``$YAMORI_CACHE_DIR`` or ``user_cache_dir``.
 * ``downloaded_rules_dir()``: the SigmaHQ package installed by ``yamori rules update``.
 * ``bundled_rules_dir()``: Yamori's own rules, shipped with it.
+* ``serve_dir()``: what ``yamori serve`` keeps: the write-ahead log, the event store, input checkpoints.
 
 Nothing here creates a folder; callers create what they write into.
 """
@@ -52,6 +53,16 @@ def downloaded_rules_dir() -> Path:
 def previous_rules_dir() -> Path:
     """The rule package that ``current`` replaced, kept for ``rollback_rules`` (it may not exist)."""
     return rules_store_dir() / "previous"
+
+
+def serve_dir() -> Path:
+    """The default home of ``yamori serve``'s state (``wal/``, ``store/``, ``spool/``, checkpoints)."""
+    return data_dir() / "serve"
+
+
+def store_dir() -> Path:
+    """The default event and alert store (``yamori search``, ``yamori store stats``, ``yamori hunt --store``)."""
+    return serve_dir() / "store"
 
 
 def bundled_rules_dir() -> Path:

@@ -1,5 +1,7 @@
 """`yamori hunt PATH...`: which Sigma rules fire on which events, mapped to ATT&CK.
 
+`yamori hunt --store [--from T] [--to T] [--query Q]` hunts the events stored by `yamori serve` instead of files.
+
 Exit codes: 0 the hunt completed; 1 detections were found and ``--fail-on-detection`` was given; 2 usage error;
 3 the hunt completed but some input could not be read (see the bad-record report); 4 no rule could be loaded.
 """
@@ -9,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import IO, Annotated
@@ -20,11 +22,14 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from yamori import paths as paths_module
 from yamori.alerts.detection import LEVELS, Detection, level_rank
 from yamori.alerts.output import FORMATS
 from yamori.cli.options import read_placeholders, rule_paths
+from yamori.engine.matcher import Engine
 from yamori.engine.ruleset import load_ruleset
 from yamori.events import BadRecord
+from yamori.exceptions import QueryError
 from yamori.hunt import FileResult, HuntOptions, HuntSummary, iter_results, make_engine
 
 EXIT_DETECTIONS = 1
@@ -53,9 +58,9 @@ LEVEL_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low":
 
 
 def hunt_command(
-    paths: Annotated[list[Path], typer.Argument(
+    paths: Annotated[list[Path] | None, typer.Argument(
         help="Log files or folders in any supported format (EVTX, JSON, syslog, web, firewall, IDS, cloud, "
-             "scanner reports), also inside .gz/.zip/.tar archives")],
+             "scanner reports), also inside .gz/.zip/.tar archives")] = None,
     rules: Annotated[list[Path] | None, typer.Option("--rules", "-r", help="Sigma rule files, folders or zips")]
     = None,
     min_level: Annotated[Level, typer.Option("--min-level", help="Ignore rules below this level")]
@@ -67,8 +72,34 @@ def hunt_command(
     workers: Annotated[int, typer.Option(help="Worker processes (0: one per core)")] = 0,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not use the compiled-rule cache")] = False,
     fail_on_detection: Annotated[bool, typer.Option(help="Exit 1 when something is detected")] = False,
+    store: Annotated[bool, typer.Option("--store", help="Hunt the events stored by `yamori serve` instead of "
+                                        "files (see --store-dir, --from, --to, --query)")] = False,
+    store_dir: Annotated[Path | None, typer.Option("--store-dir", help="The event store (default: the one "
+                                                   "`yamori serve` writes)")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="With --store: from this time (ISO 8601, or "
+                                              "relative: -7d, -1h, now)")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="With --store: up to this time (excluded)")] = None,
+    query: Annotated[str | None, typer.Option("--query", "-q", help="With --store: only the stored events "
+                                              "matching this search query")] = None,
 ) -> None:
-    """Run Sigma rules over log files and report the detections."""
+    """Run Sigma rules over log files (or the event store) and report the detections."""
+    if store == bool(paths):
+        raise typer.BadParameter("give log files or folders to hunt, or --store to hunt the event store")
+    if not store and (start or end or query or store_dir):
+        raise typer.BadParameter("--from, --to, --query and --store-dir go with --store")
+    root = store_dir or paths_module.store_dir()
+    if store:
+        from yamori.store.query import parse_query, parse_time  # the store (DuckDB) only when hunting it
+
+        try:
+            for moment in (start, end):
+                if moment:
+                    parse_time(moment)
+            parse_query(query or "")
+        except QueryError as exc:
+            raise typer.BadParameter(str(exc)) from None
+        if not root.is_dir():
+            raise typer.BadParameter(f"there is no event store at {root}")
     to_stdout = output is None and output_format is not OutputFormat.table
     console = Console(stderr=to_stdout)
     started = time.perf_counter()
@@ -104,7 +135,9 @@ def hunt_command(
                 done = progress.tasks[0].completed
                 progress.update(task, rate=f"{done / elapsed:,.0f} events/s" if elapsed > 0 else "")
 
-            for result in iter_results(paths, engine, options, advance):
+            results = _store_results(root, engine, options, start, end, query, advance) if store \
+                else iter_results(paths or [], engine, options, advance)
+            for result in results:
                 summary.add(result)
                 _emit(result, sink, dead, shown, bad_shown)
     summary.seconds = time.perf_counter() - hunt_started
@@ -115,6 +148,13 @@ def hunt_command(
         raise typer.Exit(EXIT_BAD_INPUT)
     if fail_on_detection and summary.detections:
         raise typer.Exit(EXIT_DETECTIONS)
+
+
+def _store_results(root: Path, engine: Engine, options: HuntOptions, start: str | None, end: str | None,
+                   query: str | None, advance: Callable[[int], None]) -> Iterator[FileResult]:
+    from yamori.store.hunt import iter_store_results
+
+    yield from iter_store_results(root, engine, options, start, end, query, advance)
 
 
 def _emit(result: FileResult, sink: IO[bytes] | None, dead: IO[bytes] | None,

@@ -37,7 +37,7 @@ from yamori.rules.model import (
 
 RuleFunction = Callable[[dict[str, Any], runtime.Memo], bool]
 
-_RUNTIME_NAMES = ("cs", "al", "alc", "sw", "ew", "ct", "gl", "rx", "rxl", "cidr", "isnull", "allraw", "cta",
+_RUNTIME_NAMES = ("lw", "cs", "al", "alc", "sw", "ew", "ct", "gl", "rx", "rxl", "cidr", "isnull", "allraw", "cta",
                   "seq", "cmp", "fr", "tp")
 
 
@@ -89,7 +89,10 @@ class _Generator:
     def values(self, leaf: Leaf, cased: bool) -> str:
         if leaf.field is None:
             return "alc(e, m)" if cased else "al(e, m)"
-        return f"cs(e, m, {leaf.field!r})" if cased else f"m[{leaf.field!r}]"
+        if cased:
+            key = runtime.CASED + leaf.field
+            return f"(m[{key!r}] if {key!r} in m else cs(e, m, {leaf.field!r}))"
+        return _lowered(leaf.field)
 
     def leaf(self, leaf: Leaf) -> str:
         pred = leaf.pred
@@ -136,8 +139,13 @@ class _Generator:
         if isinstance(pred, Exists):
             return f"({f!r} {'in' if pred.present else 'not in'} e)"
         if isinstance(pred, FieldRef):
-            return f"fr(m[{f!r}], m[{pred.other!r}], {pred.mode!r})"
+            return f"fr({_lowered(f)}, {_lowered(pred.other)}, {pred.mode!r})"
         raise ValueError(f"unknown predicate {pred!r}")
+
+
+def _lowered(f: str) -> str:
+    """Code for the memoized lower-cased forms of field ``f``: a dict hit costs two specialized dict operations."""
+    return f"(m[{f!r}] if {f!r} in m else lw(e, m, {f!r}))"
 
 
 def literal_sequence(pattern: str, flags: int) -> tuple[str, ...] | None:

@@ -39,11 +39,17 @@ class Plan:
     choice: dict[int, int]
     fields: frozenset[str] | None
     """Fields whose values go into the haystack (those the filtered rules read); None: all (keywords)."""
+    int_fields: frozenset[str] | None = None
+    """With ``fields`` None: the fields whose integer values go into the haystack (those the filtered rules read;
+    None: all, because a keyword literal could match digits). Formatting an int costs more than a whole scan
+    step, and the other integers (record ids, process ids...) no literal can reach."""
     literals: list[int] = field(default_factory=list)
     """Scanner literal id → rule-set literal id."""
     rules_of: list[tuple[int, ...]] = field(default_factory=list)
     """Scanner literal id → rules whose chosen set holds it."""
     scanner: Scanner | None = None
+    caseless: bool = False
+    """The scanner ignores ASCII case: only a haystack with other characters needs lower-casing."""
     events: int = 0
     hits: list[int] | None = None
     rebuild_at: int = 0
@@ -64,6 +70,16 @@ def _hay_form(value: Any) -> str:
     if value.__class__ is list:
         return SEPARATOR.join(forms(value))
     return "".join(forms(value))
+
+
+_DIGITS = frozenset("0123456789-")
+
+
+def _may_match_digits(literal: str) -> bool:
+    """Whether ``literal`` could occur in a haystack where it touches an integer's decimal form: all its
+    characters (separators at its ends aside) are digits or minus signs, or it spans values."""
+    inner = literal.strip(SEPARATOR)
+    return not inner or SEPARATOR in inner or set(inner) <= _DIGITS
 
 
 class Engine:
@@ -95,10 +111,16 @@ class Engine:
         alternatives = self.ruleset.rule_literals
         filtered = tuple(i for i in applicable if alternatives[i])
         fields: frozenset[str] | None = frozenset(f for i in filtered for f in self.infos[i].fields)
-        if any(self.infos[i].keywords for i in filtered):
+        int_fields = fields
+        keyword_rules = [i for i in filtered if self.infos[i].keywords]
+        if keyword_rules:
             fields = None
+            literals = self.ruleset.literals
+            if any(_may_match_digits(literals[g]) for i in keyword_rules for option in alternatives[i]
+                   for g in option):
+                int_fields = None
         plan = Plan(always=tuple(i for i in applicable if not alternatives[i]), filtered=filtered,
-                    choice={i: 0 for i in filtered}, fields=fields)
+                    choice={i: 0 for i in filtered}, fields=fields, int_fields=int_fields)
         learning = any(len(alternatives[i]) > 1 for i in filtered)
         self._build_scanner(plan, every_alternative=learning)
         if learning:
@@ -117,6 +139,7 @@ class Engine:
         plan.literals = sorted(wanted)
         if plan.literals:
             plan.scanner = self._scanner_factory([self.ruleset.literals[g] for g in plan.literals])
+            plan.caseless = bool(getattr(plan.scanner, "caseless", False))
         self._index(plan)
 
     def _index(self, plan: Plan) -> None:
@@ -151,14 +174,24 @@ class Engine:
         if plan.scanner is None:
             return plan.always
         wanted = plan.fields
+        # f"{v}" formats an int without the cost of calling str (the same text); other types through forms
         if wanted is None:
-            values = [v if v.__class__ is str else str(v) if v.__class__ is int else _hay_form(v)
-                      for v in event.fields.values()]
+            ints = plan.int_fields
+            if ints is None:
+                values = [v if v.__class__ is str else f"{v}" if v.__class__ is int else _hay_form(v)
+                          for v in event.fields.values()]
+            else:
+                values = [v if v.__class__ is str else (f"{v}" if k in ints else "") if v.__class__ is int
+                          else _hay_form(v) for k, v in event.fields.items()]
         else:
-            values = [v if v.__class__ is str else str(v) if v.__class__ is int else _hay_form(v)
+            values = [v if v.__class__ is str else f"{v}" if v.__class__ is int else _hay_form(v)
                       for k, v in event.fields.items() if k in wanted]
-        haystack = (SEPARATOR + SEPARATOR.join(values) + SEPARATOR).lower()
+        haystack = SEPARATOR + SEPARATOR.join(values) + SEPARATOR
+        if not (plan.caseless and haystack.isascii()):
+            haystack = haystack.lower()
         found = plan.scanner.scan(haystack)
+        if not found and plan.hits is None:
+            return plan.always
         selected = set(plan.always)
         rules_of = plan.rules_of
         for literal in found:
@@ -184,7 +217,7 @@ class Engine:
         if not count:
             return []
         fields = event.fields
-        memo = Memo(fields)
+        memo: Memo = {}
         functions = self.functions
         try:
             matched = [i for i in candidates if functions[i](fields, memo)]

@@ -1,7 +1,8 @@
 """Helpers that compiled rule code calls: string forms of values (memoized per event) and predicates.
 
-``e`` is an event's fields, ``m`` its Memo: ``m[field]`` gives the lower-cased string forms of a field as a tuple
-(empty when absent or null; one item per element of a list), ``cs(e, m, field)`` the same without lower-casing.
+``e`` is an event's fields, ``m`` its Memo: ``lw(e, m, field)`` gives the lower-cased string forms of a field as a
+tuple (empty when absent or null; one item per element of a list) and keeps them in ``m[field]``;
+``cs(e, m, field)`` the same without lower-casing.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 SEPARATOR = "\x1e"  # between values in the prefilter haystack; rare in logs, never NUL (Hyperscan)
 _ALL = "\x00all"
 _ALL_CASED = "\x00allc"
-_CASED = "\x01"
+CASED = "\x01"  # memo key prefix of a field's forms without lower-casing
 
 
 def form(value: Any) -> str:
@@ -42,32 +43,30 @@ def forms(value: Any) -> tuple[str, ...]:
     return (form(value),)
 
 
-class Memo(dict[str, tuple[str, ...]]):
-    """Per-event memo of string forms; ``memo[field]`` gives the lower-cased forms of a field, computed on first
-    use (generated code indexes it directly: a C-level dict hit, no Python call, after the first access)."""
-
-    __slots__ = ("e",)
-
-    def __init__(self, e: dict[str, Any]) -> None:
-        self.e = e
-
-    def __missing__(self, f: str) -> tuple[str, ...]:
-        v: Any = self.e.get(f)
-        cls = v.__class__
-        if cls is str:
-            r: tuple[str, ...] = (v.lower(),)
-        elif cls is int:
-            r = (str(v),)  # digits have no case
-        elif v is None:
-            r = ()
-        else:
-            r = tuple([s.lower() for s in forms(v)])
-        self[f] = r
-        return r
+Memo = dict[str, tuple[str, ...]]
+"""Per-event memo of string forms. A plain dict on purpose: indexing a dict subclass goes through a Python-level
+``__getitem__`` lookup (``dict.__getitem__`` is not a slot), several times slower than the specialized dict
+index the generated code gets with ``m[f] if f in m else lw(e, m, f)``."""
 
 
-def cs(e: dict[str, Any], m: dict[str, tuple[str, ...]], f: str) -> tuple[str, ...]:
-    key = _CASED + f
+def lw(e: dict[str, Any], m: Memo, f: str) -> tuple[str, ...]:
+    """The lower-cased string forms of field ``f`` (memoized in ``m``)."""
+    v: Any = e.get(f)
+    cls = v.__class__
+    if cls is str:
+        r: tuple[str, ...] = (v.lower(),)
+    elif cls is int:
+        r = (f"{v}",)  # digits have no case
+    elif v is None:
+        r = ()
+    else:
+        r = tuple([s.lower() for s in forms(v)])
+    m[f] = r
+    return r
+
+
+def cs(e: dict[str, Any], m: Memo, f: str) -> tuple[str, ...]:
+    key = CASED + f
     r = m.get(key)
     if r is None:
         v: Any = e.get(f)
@@ -76,7 +75,7 @@ def cs(e: dict[str, Any], m: dict[str, tuple[str, ...]], f: str) -> tuple[str, .
     return r
 
 
-def al(e: dict[str, Any], m: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+def al(e: dict[str, Any], m: Memo) -> tuple[str, ...]:
     """Lower-cased string forms of every field value (for keywords)."""
     r = m.get(_ALL)
     if r is None:
@@ -85,7 +84,7 @@ def al(e: dict[str, Any], m: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
     return r
 
 
-def alc(e: dict[str, Any], m: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+def alc(e: dict[str, Any], m: Memo) -> tuple[str, ...]:
     r = m.get(_ALL_CASED)
     if r is None:
         r = tuple(s for v in e.values() for s in forms(v))

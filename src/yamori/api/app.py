@@ -1,0 +1,212 @@
+"""The FastAPI application of ``yamori serve``.
+
+Ingest: ``POST /api/v1/ingest`` (JSON object, array or NDJSON) and the Splunk HTTP Event Collector endpoints
+``/services/collector/event`` (also ``/services/collector`` and ``.../1.0``), ``/services/collector/raw`` and
+``/services/collector/health``, answering as Splunk does (``{"text": "Success", "code": 0}``; 401/403 for a
+missing or wrong token, 400 for no data, 503 "Server is busy" with Retry-After when the pipeline is behind), so
+that Fluent Bit, Vector, the OpenTelemetry Collector and Logstash send unchanged. A 200 means the body is in the
+write-ahead log on disk. Gzip bodies are accepted (bounded after decompression).
+
+Read: ``GET /api/v1/search``, ``GET /api/v1/alerts``, ``GET /api/v1/status``, ``GET /metrics``;
+``GET /healthz`` is the only endpoint without a token.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from yamori import __version__
+from yamori.api.audit import AuditLog
+from yamori.api.auth import ALLOWED, Authenticator, Principal, offered_token
+from yamori.config import Role, ServeConfig
+from yamori.ingest.record import IngestRecord, RecordKind
+from yamori.ingest.sink import IngestSink, Overloaded
+from yamori.ops.metrics import InputMetrics, PipelineCollector
+
+
+@dataclass(slots=True)
+class ServerState:
+    config: ServeConfig
+    sink: IngestSink
+    authenticator: Authenticator
+    input_metrics: InputMetrics
+    pipeline: PipelineCollector
+    audit: AuditLog
+    registry: CollectorRegistry
+    pipeline_alive: Callable[[], bool] = lambda: True
+    pipeline_pid: Callable[[], int | None] = lambda: None
+    inputs: list[dict[str, Any]] = field(default_factory=list)
+    started: float = field(default_factory=time.time)
+
+
+def _hec_answer(status: int, text: str, code: int, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"text": text, "code": code}, status_code=status, headers=headers)
+
+
+def create_app(state: ServerState) -> FastAPI:
+    app = FastAPI(title="Yamori", version=__version__, docs_url=None, redoc_url=None)
+    app.state.yamori = state
+
+    def principal(required: Role, audited: bool = True) -> Callable[[Request], Principal]:
+        def check(request: Request) -> Principal:
+            token = offered_token(request.headers.get("authorization"))
+            found = state.authenticator.identify(token) if token else None
+            if found is None or found.role not in ALLOWED[required]:
+                status = 401 if found is None else 403
+                state.audit.write(found.name if found else None, request, status,
+                                  "missing token" if token is None else "refused")
+                hec = request.url.path.startswith("/services/collector")
+                if hec:
+                    raise HTTPException(status, detail={"text": "Token is required" if token is None
+                                                        else "Invalid token", "code": 2 if token is None else 4})
+                raise HTTPException(status, detail="a valid token is required" if status == 401
+                                    else f"role {required} required")
+            if audited:
+                request.state.principal = found
+            return found
+        return check
+
+    reader = Depends(principal("reader"))
+    ingest = Depends(principal("ingest", audited=False))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, error: HTTPException) -> JSONResponse:
+        if isinstance(error.detail, dict):  # HEC's own error shape
+            return JSONResponse(error.detail, status_code=error.status_code, headers=error.headers)
+        return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=error.headers)
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        alive = state.pipeline_alive()
+        return JSONResponse({"status": "ok" if alive else "pipeline down"}, status_code=200 if alive else 503)
+
+    @app.get("/metrics")
+    async def metrics(who: Principal = reader) -> Response:
+        return Response(generate_latest(state.registry), media_type=CONTENT_TYPE_LATEST)
+
+    async def body_of(request: Request) -> bytes:
+        limit = state.config.api.max_body_bytes
+        chunks = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise HTTPException(413, detail={"text": "Content too large", "code": 6})
+            chunks.append(chunk)
+        body = b"".join(chunks)
+        if request.headers.get("content-encoding", "").lower() == "gzip":
+            decompressor = zlib.decompressobj(wbits=31)
+            try:
+                body = decompressor.decompress(body, limit + 1)
+            except zlib.error as error:
+                raise HTTPException(400, detail={"text": f"Invalid gzip data: {error}", "code": 6}) from error
+            if len(body) > limit or decompressor.unconsumed_tail:
+                raise HTTPException(413, detail={"text": "Content too large", "code": 6})
+        return body
+
+    async def accept(records: list[IngestRecord], input_name: str, busy_status: int) -> int:
+        try:
+            return await state.sink.submit(records)
+        except Overloaded as error:
+            raise HTTPException(busy_status, detail={"text": "Server is busy", "code": 9},
+                                headers={"Retry-After": str(max(1, round(error.retry_after)))}) from error
+
+    def hec_meta(request: Request) -> dict[str, Any]:
+        return {key: value for key in ("host", "source", "sourcetype", "index")
+                if (value := request.query_params.get(key))}
+
+    async def hec_event(request: Request, who: Principal = ingest) -> JSONResponse:
+        body = await body_of(request)
+        if not body.strip():
+            return _hec_answer(400, "No data", 5)
+        if body.lstrip()[:1] != b"{":
+            return _hec_answer(400, "Invalid data format", 6)
+        input_name = state.config.api.hec_input
+        record = IngestRecord(input_name, RecordKind.HEC_EVENT, body, time.time_ns(), _client(request),
+                              hec_meta(request))
+        await accept([record], input_name, 503)
+        return _hec_answer(200, "Success", 0)
+
+    async def hec_raw(request: Request, who: Principal = ingest) -> JSONResponse:
+        body = await body_of(request)
+        if not body.strip():
+            return _hec_answer(400, "No data", 5)
+        input_name = state.config.api.hec_input
+        record = IngestRecord(input_name, RecordKind.HEC_RAW, body, time.time_ns(), _client(request),
+                              hec_meta(request))
+        await accept([record], input_name, 503)
+        return _hec_answer(200, "Success", 0)
+
+    for path in ("/services/collector", "/services/collector/event", "/services/collector/event/1.0"):
+        app.post(path)(hec_event)
+    for path in ("/services/collector/raw", "/services/collector/raw/1.0"):
+        app.post(path)(hec_raw)
+
+    @app.get("/services/collector/health")
+    @app.get("/services/collector/health/1.0")
+    async def hec_health(who: Principal = ingest) -> JSONResponse:
+        if state.sink.overloaded():
+            return _hec_answer(503, "HEC is unhealthy, queues are full", 9)
+        return _hec_answer(200, "HEC is healthy", 17)
+
+    @app.post("/api/v1/ingest")
+    async def ingest_json(request: Request, input: str = "http", who: Principal = ingest) -> JSONResponse:
+        body = await body_of(request)
+        if not body.strip():
+            raise HTTPException(400, detail="empty body")
+        record = IngestRecord(input, RecordKind.JSON, body, time.time_ns(), _client(request), {})
+        seq = await accept([record], input, 429)
+        return JSONResponse({"accepted": True, "seq": seq})
+
+    @app.get("/api/v1/status")
+    async def status(request: Request, who: Principal = reader) -> JSONResponse:
+        state.audit.write(who.name, request, 200)
+        return JSONResponse(status_document(state))
+
+    from yamori.api.search_routes import add_search_routes
+
+    add_search_routes(app, state, reader, Depends(principal("admin")))
+    return app
+
+
+def status_document(state: ServerState) -> dict[str, Any]:
+    stats = state.pipeline.stats
+    sink = state.sink
+    return {
+        "version": __version__,
+        "uptime_seconds": round(time.time() - state.started, 1),
+        "pipeline_alive": state.pipeline_alive(),
+        "pipeline_pid": state.pipeline_pid(),
+        "inputs": state.inputs,
+        "log": {"last_seq": sink.wal.last_seq, "committed_seq": sink.committed_seq,
+                "backlog_records": sink.backlog_records(), "backlog_bytes": sink.backlog_bytes(),
+                "overloaded": sink.overloaded()},
+        "events_in": stats.events_in,
+        "parse_errors": stats.parse_errors,
+        "filtered": stats.filtered,
+        "sampled_out": stats.sampled_out,
+        "stored_events": stats.stored,
+        "alerts": stats.alerts,
+        "events_per_second": round(stats.events_per_second, 1),
+        "store_bytes": stats.store_bytes,
+        "data_dir": str(state.config.data_dir),
+    }
+
+
+def _client(request: Request) -> str:
+    client = request.client
+    return f"{client.host}:{client.port}" if client else ""
+
+
+def json_bytes(value: Any) -> bytes:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)

@@ -1,0 +1,240 @@
+"""The pipeline: write-ahead log → parse → ingest filter → Sigma engine → store, in its own process.
+
+It reads the log from the store's committed position, so that after a ``kill -9`` it replays exactly what the
+store does not hold: the store's batch write is atomic and records the last log position it covers
+(exactly-once by log position). Events and their alerts are written in batches (every ``flush_seconds`` or
+``batch_events``, whichever comes first), which bounds detection latency. Malformed records are counted per input
+and kept in the dead-letter folder (JSON lines: input, source, position, reason, data); a replay after a crash may
+write a dead letter twice. Files spooled by watched folders are deleted once their events are stored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import time
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from yamori.alerts.detection import Detection
+from yamori.engine.matcher import Engine
+from yamori.events import BadRecord
+from yamori.ingest.decode import RecordDecoder
+from yamori.ingest.filter import IngestFilter, parse_filter_rules
+from yamori.ingest.record import IngestRecord, RecordKind
+from yamori.ingest.wal import WalReader, drop_segments_through
+from yamori.ops.metrics import PipelineStats
+from yamori.store.compact import CompactionState
+from yamori.store.model import StoredAlert, StoredEvent
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class PipelineSettings:
+    wal_dir: Path
+    store_dir: Path
+    dead_letter_dir: Path
+    rule_paths: list[Path] = field(default_factory=list)
+    min_level: str = "informational"
+    filters: list[dict[str, Any]] = field(default_factory=list)
+    batch_events: int = 20_000
+    flush_seconds: float = 0.2
+    stats_seconds: float = 0.5
+    maintenance_seconds: float = 30.0
+    retention_max_age_days: float | None = None
+    retention_max_bytes: int | None = None
+
+
+@dataclass(slots=True)
+class _Batch:
+    events: list[StoredEvent] = field(default_factory=list)
+    alerts: list[StoredAlert] = field(default_factory=list)
+    first_seq: int = -1
+    last_seq: int = -1
+    started: float = 0.0
+    spooled: list[Path] = field(default_factory=list)
+    bad: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Pipeline:
+    """One pipeline over one log and one store; ``step()`` does one poll's worth of work."""
+
+    def __init__(self, settings: PipelineSettings, engine: Engine) -> None:
+        from yamori.store.events import EventStore  # the store pulls in DuckDB and pyarrow: only where used
+
+        self.settings = settings
+        self.engine = engine
+        self.store = EventStore(settings.store_dir)
+        self.committed_seq = self.store.committed_seq()
+        self.reader = WalReader(settings.wal_dir, self.committed_seq)
+        self.decoder = RecordDecoder()
+        self.filter = IngestFilter(parse_filter_rules(settings.filters))
+        self.stats = PipelineStats(committed_seq=self.committed_seq)
+        self.batch = _Batch()
+        self._rates: deque[tuple[float, int]] = deque(maxlen=20)
+        self._last_maintenance = time.monotonic()
+        self._compaction = CompactionState()
+
+    def step(self) -> int:
+        """Process the records the log holds now (up to a batch), flushing when due; returns records read."""
+        records = self.reader.poll(max_records=2_000)
+        for seq, record in records:
+            self._take(seq, record)
+            if len(self.batch.events) >= self.settings.batch_events:
+                self.flush()
+        batch = self.batch
+        if batch.first_seq >= 0 and (time.monotonic() - batch.started >= self.settings.flush_seconds
+                                     or len(batch.events) >= self.settings.batch_events):
+            self.flush()
+        return len(records)
+
+    def _take(self, seq: int, record: IngestRecord) -> None:
+        batch = self.batch
+        if batch.first_seq < 0:
+            batch.first_seq = seq
+            batch.started = time.monotonic()
+        batch.last_seq = seq
+        stats = self.stats
+        input_name = record.input
+        index = 0
+        infos = self.engine.infos
+        for item in self.decoder.events(seq, record):
+            if isinstance(item, BadRecord):
+                stats.parse_errors[input_name] = stats.parse_errors.get(input_name, 0) + 1
+                batch.bad.append({"input": input_name, "seq": seq, "source": item.source,
+                                  "position": item.position, "reason": item.reason, "data": item.data})
+                continue
+            stats.events_in[input_name] = stats.events_in.get(input_name, 0) + 1
+            if not self.filter.keep(item, input_name):
+                continue
+            stored = StoredEvent(seq, index, input_name, record.received_ns, item)
+            index += 1
+            batch.events.append(stored)
+            for rule_index in self.engine.match(item):
+                batch.alerts.append(StoredAlert(seq, stored.index, input_name, record.received_ns,
+                                                Detection.of(infos[rule_index], item)))
+        if record.kind is RecordKind.FILE:
+            batch.spooled.append(Path(record.payload.decode("utf-8", "surrogateescape")))
+
+    def flush(self) -> None:
+        """Write the batch to the store (atomic, covering its log positions), then account for it."""
+        batch = self.batch
+        if batch.first_seq < 0:
+            return
+        self._write_dead_letters(batch.bad)
+        self.store.write_batch(batch.events, batch.alerts, batch.first_seq, batch.last_seq)
+        stored_at = time.time_ns()
+        stats = self.stats
+        for alert in batch.alerts:
+            stats.observe_latency(alert.detection.rule.id, alert.input, (stored_at - alert.received_ns) / 1e9)
+        for path in batch.spooled:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        stats.stored += len(batch.events)
+        stats.alerts += len(batch.alerts)
+        stats.committed_seq = self.committed_seq = batch.last_seq
+        self._rates.append((time.monotonic(), stats.stored))
+        first_time, first_count = self._rates[0]
+        elapsed = time.monotonic() - first_time
+        stats.events_per_second = (stats.stored - first_count) / elapsed if elapsed > 0 else 0.0
+        stats.filtered, stats.sampled_out = self.filter.counters()
+        self.batch = _Batch()
+
+    def _write_dead_letters(self, bad: Sequence[dict[str, Any]]) -> None:
+        if not bad:
+            return
+        folder = self.settings.dead_letter_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{datetime.now(UTC):%Y-%m-%d}.jsonl"
+        with path.open("ab") as stream:
+            stream.write(b"".join(orjson.dumps(entry) + b"\n" for entry in bad))
+
+    def maintain(self, force: bool = False) -> None:
+        """Drop consumed log segments, compact small store files, apply retention (every few seconds)."""
+        now = time.monotonic()
+        if not force and now - self._last_maintenance < self.settings.maintenance_seconds:
+            return
+        self._last_maintenance = now
+        from yamori.store.stats import store_size
+
+        settings = self.settings
+        drop_segments_through(settings.wal_dir, self.committed_seq)
+        try:
+            self.store.compact(self._compaction)
+            if settings.retention_max_age_days is not None or settings.retention_max_bytes is not None:
+                max_age = None if settings.retention_max_age_days is None else settings.retention_max_age_days * 86400
+                self.store.apply_retention(max_age, settings.retention_max_bytes)
+            self.stats.store_bytes = store_size(settings.store_dir)
+        except OSError as error:  # a full disk or a vanished file must not stop ingestion: next round retries
+            log.error("store maintenance failed: %s", error)
+
+    def close(self) -> None:
+        self.flush()
+        self.reader.close()
+
+
+def run_pipeline(settings: PipelineSettings, stats_out: Connection, stop: Any) -> None:
+    """Entry point of the pipeline process: run until ``stop`` (a multiprocessing Event) is set, then drain.
+
+    It exits at once, without draining, when the server process dies (``kill -9``): the next server replays the
+    log. It holds the store's lock, so a pipeline left over from a killed server can never write beside a new one.
+    """
+    from yamori.engine.ruleset import load_ruleset
+    from yamori.hunt import make_engine
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s pipeline %(levelname)s %(message)s")
+    parent = os.getppid()
+    settings.store_dir.mkdir(parents=True, exist_ok=True)
+    with _store_lock(settings.store_dir, lambda: os.getppid() != parent):
+        ruleset = load_ruleset(settings.rule_paths)
+        pipeline = Pipeline(settings, make_engine(ruleset, settings.min_level))
+        log.info("pipeline %d: %d rules, resuming after log record %d", os.getpid(), len(ruleset.infos),
+                 pipeline.committed_seq)
+        stats_out.send(pipeline.stats)
+        last_stats = time.monotonic()
+        idle = 0.0
+        while not stop.is_set():
+            if os.getppid() != parent:
+                log.error("server process gone: pipeline stops without draining (the log is replayed)")
+                return
+            if pipeline.step():
+                idle = 0.0
+            else:
+                idle = min(0.02, idle + 0.002)  # back off when the log is quiet, stay responsive when it is not
+                time.sleep(idle)
+            pipeline.maintain()
+            if time.monotonic() - last_stats >= settings.stats_seconds:
+                stats_out.send(pipeline.stats)
+                last_stats = time.monotonic()
+        while pipeline.step():
+            pass
+        pipeline.close()
+        stats_out.send(pipeline.stats)
+
+
+@contextlib.contextmanager
+def _store_lock(store_dir: Path, orphaned: Any) -> Iterator[None]:
+    """An exclusive lock on the store folder, waited for (a previous pipeline may still be exiting)."""
+    with (store_dir / ".pipeline.lock").open("a") as handle:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if orphaned():
+                    raise SystemExit(0) from None
+                time.sleep(0.1)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -1,0 +1,210 @@
+"""``yamori serve``: one process with the inputs and the HTTP API, and a pipeline process doing the work.
+
+The server process receives (syslog, HTTP/HEC, file tails, watched folders), appends to the write-ahead log and
+acknowledges; the pipeline process (:mod:`yamori.ingest.pipeline`) parses, filters, detects and stores. Two
+processes because the machine has two cores and each half is Python-bound; the log between them is also what
+makes a ``kill -9`` lose nothing acknowledged. The server restarts a pipeline process that dies, and reads its
+counters (sent twice a second) for ``/metrics``, ``/api/v1/status`` and push-back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import multiprocessing
+import signal
+import ssl
+import threading
+import time
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any, Protocol
+
+import uvicorn
+
+from yamori.api.app import ServerState, create_app
+from yamori.api.audit import AuditLog
+from yamori.api.auth import Authenticator
+from yamori.config import ServeConfig
+from yamori.exceptions import YamoriError
+from yamori.ingest.pipeline import PipelineSettings, run_pipeline
+from yamori.ingest.sink import IngestSink, Limits
+from yamori.ingest.wal import WalWriter
+from yamori.ops.metrics import InputMetrics, PipelineCollector, PipelineStats
+from yamori.paths import default_rules_dirs
+from yamori.secrets import secret_file_path
+
+log = logging.getLogger("yamori.serve")
+
+
+class Input(Protocol):
+    name: str
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+@dataclass(slots=True)
+class PipelineProcess:
+    """Runs the pipeline in a child process and restarts it when it dies."""
+
+    settings: PipelineSettings
+    on_stats: Any
+    process: multiprocessing.process.BaseProcess | None = None
+    restarts: int = 0
+    _stop: Any = None
+    _receiver: Connection | None = None
+    _closing: bool = False
+    _thread: threading.Thread | None = None
+    _context: Any = field(default_factory=lambda: multiprocessing.get_context("spawn"))
+
+    def start(self) -> None:
+        self._launch()
+        self._thread = threading.Thread(target=self._watch, name="pipeline-watch", daemon=True)
+        self._thread.start()
+
+    def _launch(self) -> None:
+        receiver, sender = self._context.Pipe(duplex=False)
+        self._stop = self._context.Event()
+        self.process = self._context.Process(target=run_pipeline, args=(self.settings, sender, self._stop),
+                                             name="yamori-pipeline", daemon=True)
+        self.process.start()
+        sender.close()
+        self._receiver = receiver
+
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.is_alive()
+
+    def _watch(self) -> None:
+        while not self._closing:
+            receiver = self._receiver
+            try:
+                if receiver is not None and receiver.poll(0.2):
+                    self.on_stats(receiver.recv())
+                    continue
+            except (EOFError, OSError):
+                pass
+            if not self._closing and not self.alive():
+                self.restarts += 1
+                log.error("pipeline process exited (code %s); restarting (restart %d)",
+                          self.process.exitcode if self.process else None, self.restarts)
+                time.sleep(min(5.0, 0.5 * self.restarts))
+                if not self._closing:
+                    self._launch()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._closing = True
+        if self._stop is not None:
+            self._stop.set()
+        if self.process is not None:
+            self.process.join(timeout)
+            if self.process.is_alive():
+                self.process.kill()
+        receiver = self._receiver
+        with contextlib.suppress(EOFError, OSError):
+            while receiver is not None and receiver.poll(0):
+                self.on_stats(receiver.recv())
+        if self._thread is not None:
+            self._thread.join(2)
+
+
+def _split_listen(listen: str) -> tuple[str, int]:
+    host, _, port = listen.rpartition(":")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+class Server:
+    def __init__(self, config: ServeConfig) -> None:
+        self.config = config
+        for folder in (config.data_dir, config.wal_dir, config.store_dir, config.state_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        self._lock = (config.data_dir / ".serve.lock").open("a")
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise YamoriError(f"another yamori serve is using {config.data_dir}") from None
+        from yamori.store.events import EventStore
+
+        committed = EventStore(config.store_dir).committed_seq()
+        self.input_metrics = InputMetrics()
+        self.collector = PipelineCollector()
+        self.input_metrics.registry.register(self.collector)
+        self.wal = WalWriter(config.wal_dir, start_after=committed)
+        limits = Limits(**config.limits) if config.limits else Limits()
+        self.sink = IngestSink(self.wal, self.input_metrics, limits, committed_seq=committed)
+        self.pipeline = PipelineProcess(self._pipeline_settings(), self._on_stats)
+        self.authenticator = Authenticator.from_config(config.api.tokens)
+        self.audit = AuditLog(config.audit_log)
+        self.inputs: list[Input] = []
+        self.state = ServerState(config, self.sink, self.authenticator, self.input_metrics, self.collector,
+                                 self.audit, self.input_metrics.registry, self.pipeline.alive, self.pipeline.pid)
+        self._stopping = asyncio.Event()
+
+    def _pipeline_settings(self) -> PipelineSettings:
+        config = self.config
+        settings = PipelineSettings(config.wal_dir, config.store_dir, config.dead_letter_dir,
+                                    config.rule_paths or default_rules_dirs(), config.min_level, config.filters,
+                                    retention_max_age_days=config.retention_max_age_days,
+                                    retention_max_bytes=config.retention_max_bytes)
+        for key, value in config.pipeline.items():
+            setattr(settings, key, type(getattr(settings, key))(value))
+        return settings
+
+    def _on_stats(self, stats: PipelineStats) -> None:
+        self.collector.stats = stats
+        self.sink.set_committed(stats.committed_seq)
+
+    def _build_inputs(self) -> list[Input]:
+        from yamori.sources.inputs import build_inputs
+
+        return build_inputs(self.config, self.sink, self.input_metrics)
+
+    async def run(self) -> None:
+        config = self.config
+        self.pipeline.start()
+        self.inputs = self._build_inputs()
+        for item in self.inputs:
+            await item.start()
+        self.state.inputs = [{"name": config.api.hec_input, "kind": "HEC"},
+                             *({"name": item.name, "kind": type(item).__name__} for item in self.inputs)]
+        host, port = _split_listen(config.api.listen)
+        ssl_options: dict[str, Any] = {}
+        if config.api.tls_cert is not None:
+            key_env = config.api.tls_key_env or "YAMORI_API_TLS_KEY"
+            ssl_options = {"ssl_certfile": str(config.api.tls_cert), "ssl_keyfile": str(secret_file_path(key_env)),
+                           "ssl_version": ssl.PROTOCOL_TLS_SERVER}
+        uvicorn_config = uvicorn.Config(create_app(self.state), host=host, port=port, log_level="warning",
+                                        access_log=False, lifespan="off", timeout_keep_alive=30, **ssl_options)
+        web = uvicorn.Server(uvicorn_config)
+        loop = asyncio.get_running_loop()
+        # uvicorn takes SIGTERM/SIGINT while it serves and raises them again when it stops: they reach these
+        for signal_number in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signal_number, self._stopping.set)
+        web_task = asyncio.create_task(web.serve())
+        log.info("yamori serve: API and HEC on %s, inputs %s, data in %s, tokens loaded: %s",
+                 config.api.listen, ", ".join(item.name for item in self.inputs) or "none", config.data_dir,
+                 ", ".join(self.authenticator.names) or "none (every call but /healthz will be refused)")
+        stopped = asyncio.create_task(self._stopping.wait())
+        await asyncio.wait({web_task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        web.should_exit = True
+        for item in self.inputs:
+            with contextlib.suppress(Exception):
+                await item.stop()
+        with contextlib.suppress(Exception):
+            await web_task
+        await asyncio.get_running_loop().run_in_executor(None, self.close)
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def close(self) -> None:
+        self.pipeline.stop()
+        self.sink.close()
+        self.audit.close()

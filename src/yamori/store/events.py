@@ -1,0 +1,151 @@
+"""EventStore: atomic, exactly-once batch writes of events and alerts, and recovery when the store is opened.
+
+A batch is the events and alerts of the write-ahead-log records ``first_seq``..``last_seq``. Its files are written
+alerts first, then events, each as temporary file, fsync, rename, directory fsync; then ``committed.json`` is
+replaced the same way. Until that last rename the batch does not exist for readers (:mod:`yamori.store.layout`
+says which files are live) and a crash leaves files that opening the store deletes, so the pipeline's replay of
+those records from the log stores them exactly once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import orjson
+import pyarrow as pa
+
+from yamori.store import layout
+from yamori.store.columns import ALERT_SCHEMA, EVENT_SCHEMA, alert_rows, event_rows, to_table
+from yamori.store.compact import CompactionResult, CompactionState, compact
+from yamori.store.fileio import ensure_dir, parquet_bytes, unlink, write_durably
+from yamori.store.layout import read_committed
+from yamori.store.model import StoredAlert, StoredEvent
+from yamori.store.retention import RetentionResult, apply_retention
+
+
+@dataclass(slots=True)
+class Recovery:
+    """What opening the store cleaned up."""
+
+    temp_files: list[Path] = field(default_factory=list)
+    uncommitted: list[Path] = field(default_factory=list)
+    """Files of a batch that was not committed (its records are replayed from the write-ahead log)."""
+    merged: list[Path] = field(default_factory=list)
+    """Inputs of a compaction that had been merged but not yet deleted."""
+
+    @property
+    def removed(self) -> int:
+        return len(self.temp_files) + len(self.uncommitted) + len(self.merged)
+
+
+def recover(root: Path, committed: int) -> Recovery:
+    """Delete temporary files, files of uncommitted batches and files a merged file covers."""
+    report = Recovery()
+    for kind in layout.KINDS:
+        for partition in layout.list_partitions(root, kind):
+            for temp in layout.temp_files(partition.path):
+                unlink(temp)
+                report.temp_files.append(temp)
+            files = layout.data_files(partition.path)
+            _live, dead = layout.split_live(files, committed)
+            for file in dead:
+                unlink(file.path)
+                (report.uncommitted if file.first > committed else report.merged).append(file.path)
+            if dead:
+                layout.fsync_dir(partition.path)
+    for temp in layout.temp_files(root):
+        unlink(temp)
+        report.temp_files.append(temp)
+    return report
+
+
+class EventStore:
+    """The writer side of the store (one per store folder and process); opening it recovers the folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        ensure_dir(self.root)
+        self._lock = threading.Lock()
+        self._committed = read_committed(self.root)
+        self.recovery = recover(self.root, self._committed)
+        self._dirty = False
+
+    def committed_seq(self) -> int:
+        return self._committed
+
+    def write_batch(self, events: Sequence[StoredEvent], alerts: Sequence[StoredAlert], first_seq: int,
+                    last_seq: int) -> None:
+        """Store a batch and commit ``last_seq``; records at or below the committed seq are already stored."""
+        if last_seq < first_seq:
+            raise ValueError(f"empty seq range {first_seq}..{last_seq}")
+        with self._lock:
+            committed = self._committed
+            if last_seq <= committed:
+                return  # a replay of what is already stored
+            if first_seq <= committed:  # a replay overlapping the committed range: keep only the new records
+                events = [event for event in events if event.seq > committed]
+                alerts = [alert for alert in alerts if alert.seq > committed]
+                first_seq = committed + 1
+            if self._dirty:  # a failed write left files behind: clear them before they could become live
+                recover(self.root, committed)
+                self._dirty = False
+            written: list[Path] = []
+            try:
+                if alerts:
+                    columns, stamps = alert_rows(alerts, time.time_ns())
+                    self._write_partitions(layout.ALERTS, to_table(columns, ALERT_SCHEMA), stamps, first_seq,
+                                           last_seq, written)
+                if events:
+                    columns, stamps = event_rows(events)
+                    self._write_partitions(layout.EVENTS, to_table(columns, EVENT_SCHEMA), stamps, first_seq,
+                                           last_seq, written)
+                write_durably(self.root / layout.COMMITTED, orjson.dumps({"seq": last_seq}))
+            except BaseException:
+                self._dirty = True
+                for path in written:
+                    unlink(path)
+                raise
+            self._committed = last_seq
+
+    def _write_partitions(self, kind: str, table: pa.Table, stamps: list[int], first_seq: int, last_seq: int,
+                          written: list[Path]) -> None:
+        name = layout.file_name(first_seq, last_seq)
+        hour_us = layout.HOUR_US
+        first_hour = stamps[0] // hour_us
+        rows: dict[int, list[int]] | None = None
+        for i, stamp in enumerate(stamps):
+            hour = stamp // hour_us
+            if rows is None:
+                if hour == first_hour:
+                    continue
+                rows = {first_hour: list(range(i))}  # the common case, one hour per batch, needs no index
+            rows.setdefault(hour, []).append(i)
+        parts = [(first_hour, table)] if rows is None else \
+            [(hour, table.take(pa.array(indices, pa.int64()))) for hour, indices in sorted(rows.items())]
+        for hour, part in parts:
+            folder = layout.partition_path(self.root, kind, hour)
+            path = folder / name
+            data = parquet_bytes(part)
+            try:
+                ensure_dir(folder)
+                write_durably(path, data)
+            except FileNotFoundError:  # retention removed the partition meanwhile: once more
+                ensure_dir(folder)
+                write_durably(path, data)
+            written.append(path)
+
+    def compact(self, state: CompactionState | None = None, *, idle_seconds: float | None = None,
+                now: float | None = None) -> CompactionResult:
+        """:func:`yamori.store.compact.compact` up to the committed seq (``state``: keep it between calls)."""
+        return compact(self.root, committed=self._committed, state=state, idle_seconds=idle_seconds, now=now)
+
+    def apply_retention(self, max_age_seconds: float | None = None, max_bytes: int | None = None,
+                        now: datetime | None = None) -> RetentionResult:
+        """:func:`yamori.store.retention.apply_retention`, never while a batch is being written."""
+        with self._lock:
+            return apply_retention(self.root, max_age_seconds=max_age_seconds, max_bytes=max_bytes, now=now)
