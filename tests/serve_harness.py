@@ -3,6 +3,7 @@ environment, Yamori's bundled rules; helpers to call its API and wait for what i
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import socket
@@ -20,6 +21,17 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 TOKENS = {"YAMORI_ADMIN_TOKEN": "admin-test-token-0123456789", "YAMORI_READER_TOKEN": "reader-test-token-0123456789",
           "YAMORI_HEC_TOKEN": "hec-test-token-0123456789", "YAMORI_INGEST_TOKEN": "ingest-test-token-0123456789"}
+
+
+_started: list[subprocess.Popen[bytes]] = []
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    """A test that failed before stopping its server must not leave it running (and using a core)."""
+    for process in _started:
+        if process.poll() is None:
+            process.kill()
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
@@ -109,6 +121,7 @@ def start_server(base: Path, extra: str = "", *, env: dict[str, str] | None = No
     process = subprocess.Popen([sys.executable, "-m", "yamori.cli.main", "serve", "--config", str(config)],
                                stdout=log.open("wb"), stderr=subprocess.STDOUT, env=environment, cwd=base)
     server = RunningServer(process, f"http://127.0.0.1:{api_port}", data_dir, config, log)
+    _started.append(process)
     if wait:
         wait_ready(server)
     return server

@@ -136,3 +136,19 @@ def test_maintenance_drops_consumed_log_segments(tmp_path: Path, engine: Engine)
     pipeline.maintain(force=True)
     assert len(list((tmp_path / "wal").iterdir())) == 1 < before
     assert pipeline.stats.store_bytes > 0
+
+
+def test_a_spooled_file_left_by_a_crash_after_its_commit_is_removed_on_start(tmp_path: Path, engine: Engine) -> None:
+    spooled = tmp_path / "spool" / "auth.log"
+    spooled.parent.mkdir()
+    spooled.write_bytes(DEMO.joinpath("linux-auth.log").read_bytes())
+    wal = WalWriter(tmp_path / "wal")
+    wal.append([IngestRecord("drop", RecordKind.FILE, str(spooled).encode(), time.time_ns(), "/in/auth.log")])
+    first = Pipeline(settings_for(tmp_path), engine)
+    for seq, record in first.reader.poll():
+        first._take(seq, record)
+    first.batch.spooled.clear()  # the crash: stored and committed, but the file not yet deleted
+    first.flush()
+    assert spooled.exists()
+    Pipeline(settings_for(tmp_path), engine)
+    assert not spooled.exists()

@@ -71,7 +71,7 @@ def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
 MAX = 40
 lf_message = st.binary(max_size=3 * MAX).filter(lambda data: not re.search(rb"[\n\x00\r]", data)) \
     .map(lambda data: b"<" + data)
-octet_message = st.binary(min_size=1, max_size=3 * MAX)
+octet_message = st.binary(max_size=3 * MAX).map(lambda data: b"<" + data)  # a syslog message starts with <PRI>
 
 
 def expected_of(message: bytes, truncate: bool) -> bytes | None:
@@ -117,7 +117,7 @@ def test_frame_splitter_memory_is_bounded_by_the_message_size() -> None:
         assert splitter.feed(b"<1>" + b"x" * 100_000) == []
         assert splitter.pending_bytes() <= 1001
     assert splitter.feed(b"\n<2>after\n") == [b"<2>after"]
-    assert splitter.feed(b"15000 " + b"y" * 10_000) == []
+    assert splitter.feed(b"15000 <" + b"y" * 9_999) == []
     assert splitter.pending_bytes() <= 5000
     assert splitter.feed(b"y" * 5000 + b"<3>after\n") == [b"<3>after"]
     assert splitter.oversized == 2
@@ -146,7 +146,7 @@ def test_tcp_framing_edge_cases_with_raw_clients(tmp_path: Path) -> None:
                     client.sendall(piece)
                     time.sleep(0.02)
             with connect(tcp.port) as client:  # oversized octet-counted frame, then a normal one
-                client.sendall(b"500 " + b"o" * 500 + b"<5>after oversized\n")
+                client.sendall(b"500 <" + b"o" * 499 + b"<5>after oversized\n")
             with connect(tcp.port) as client:  # oversized delimited frame
                 client.sendall(b"<6>" + b"d" * 300 + b"\n<7>after long line\n")
             with connect(tcp.port) as client:  # garbage length prefixes do not hang the connection
@@ -160,7 +160,7 @@ def test_tcp_framing_edge_cases_with_raw_clients(tmp_path: Path) -> None:
         await until(lambda: tcp.open_connections == 0, what="connections to close")
         await tcp.stop()
         got = [record.payload for record in records(wal)]
-        assert got == [b"<1>lf one", b"<2>octet 1", b"<3>nul", b"<4>crlf", b"o" * 100, b"<5>after oversized",
+        assert got == [b"<1>lf one", b"<2>octet 1", b"<3>nul", b"<4>crlf", b"<" + b"o" * 99, b"<5>after oversized",
                        (b"<6>" + b"d" * 300)[:100], b"<7>after long line", b"12x <8>bad prefix",
                        b"99999999 <9>huge", b"<10>still working", b"<11>complete"]
         assert dropped(sink, "syslog-tcp", "oversize") == 2
@@ -464,3 +464,10 @@ def missing_seqs(wal: Path, names: tuple[str, ...], total: int) -> dict[str, lis
     """The first sequence numbers missing per input (to tell a sender's loss from a receiver's)."""
     return {name: sorted(set(range(total)) - {seq_of(record) for record in records(wal, name)})[:10]
             for name in names}
+
+
+def test_a_line_starting_with_a_number_is_not_taken_for_an_octet_count() -> None:
+    splitter = FrameSplitter(1000)
+    lines = b"130324  0:04:00 [Warning] mysqld: access denied\n1403884279 - 06/27/2014 portsentry\n<1>next\n"
+    assert splitter.feed(lines) == [b"130324  0:04:00 [Warning] mysqld: access denied",
+                                    b"1403884279 - 06/27/2014 portsentry", b"<1>next"]

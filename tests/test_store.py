@@ -186,11 +186,11 @@ def test_a_failed_write_leaves_nothing_that_could_count_later(tmp_path: Path, mo
     real = events_module.write_durably
     calls = {"n": 0}
 
-    def failing(path: Path, data: bytes) -> None:
+    def failing(path: Path, data: bytes, *, sync: bool = True) -> None:
         calls["n"] += 1
         if path.name == layout.COMMITTED:
             raise OSError(28, "No space left on device")
-        real(path, data)
+        real(path, data, sync=sync)
 
     monkeypatch.setattr(events_module, "write_durably", failing)
     event = sshd_event(1)

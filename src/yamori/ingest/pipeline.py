@@ -31,7 +31,7 @@ from yamori.events import BadRecord
 from yamori.ingest.decode import RecordDecoder
 from yamori.ingest.filter import IngestFilter, parse_filter_rules
 from yamori.ingest.record import IngestRecord, RecordKind
-from yamori.ingest.wal import WalReader, drop_segments_through
+from yamori.ingest.wal import WalReader, drop_segments_through, iter_records
 from yamori.ops.metrics import PipelineStats
 from yamori.store.compact import CompactionState
 from yamori.store.model import StoredAlert, StoredEvent
@@ -84,6 +84,17 @@ class Pipeline:
         self._rates: deque[tuple[float, int]] = deque(maxlen=20)
         self._last_maintenance = time.monotonic()
         self._compaction = CompactionState()
+        self._remove_stored_spool_files()
+
+    def _remove_stored_spool_files(self) -> None:
+        """Spooled files whose events were stored just before a crash (between the store's commit and the
+        deletion): their records are still in the log, at or below the committed position."""
+        for seq, record in iter_records(self.settings.wal_dir):
+            if seq > self.committed_seq:
+                break
+            if record.kind is RecordKind.FILE:
+                with contextlib.suppress(OSError):
+                    Path(record.payload.decode("utf-8", "surrogateescape")).unlink()
 
     def step(self) -> int:
         """Process the records the log holds now (up to a batch), flushing when due; returns records read."""

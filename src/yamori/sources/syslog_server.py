@@ -17,8 +17,8 @@ Durability and back-pressure:
   pending batch (at most a few milliseconds of datagrams). Datagrams the kernel dropped because the socket
   buffer was full are counted too (reason ``kernel``, read from ``/proc/net/udp``), so sent = recorded + dropped.
 
-Framing (TCP and TLS), detected per frame: a frame starting with a digit 1-9 followed by digits and a space is
-octet-counted (``<length> <message>``); anything else is a message ended by LF or NUL (non-transparent framing).
+Framing (TCP and TLS), detected per frame: a frame starting with a digit 1-9, digits, a space and ``<`` is
+octet-counted (``<length> <PRI>message``); anything else is a message ended by LF or NUL (non-transparent framing).
 A length beyond 16 x ``max_message_bytes`` is not believed: the frame is read as newline-delimited instead, so a
 garbage prefix can cost at most one frame, never the connection. A message longer than ``max_message_bytes`` is
 truncated (or dropped) and counted; the rest of its frame is skipped without being buffered.
@@ -57,7 +57,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024
 _DELIMITER = re.compile(rb"[\n\x00]")
-_LENGTH_PREFIX = re.compile(rb"([1-9][0-9]{0,8}) ")
+_LENGTH_PREFIX = re.compile(rb"([1-9][0-9]{0,8}) (?=<)")
+"""RFC 6587's MSG-LEN SP, followed by the ``<PRI>`` every syslog message starts with: without that ``<``, a line
+that merely starts with a number (``130324  0:04:00 [Warning] ...``, epoch seconds) is a newline-ended message."""
 _ALL_DIGITS = re.compile(rb"[0-9]*")
 _OCTET_COUNT_START = frozenset(bytes([digit]) for digit in b"123456789")
 _MAX_PREFIX_DIGITS = 9

@@ -22,7 +22,7 @@ import pyarrow as pa
 from yamori.store import layout
 from yamori.store.columns import ALERT_SCHEMA, EVENT_SCHEMA, alert_rows, event_rows, to_table
 from yamori.store.compact import CompactionResult, CompactionState, compact
-from yamori.store.fileio import ensure_dir, parquet_bytes, unlink, write_durably
+from yamori.store.fileio import ensure_dir, parquet_bytes, sync_filesystem, unlink, write_durably
 from yamori.store.layout import read_committed
 from yamori.store.model import StoredAlert, StoredEvent
 from yamori.store.retention import RetentionResult, apply_retention
@@ -104,6 +104,7 @@ class EventStore:
                     columns, stamps = event_rows(events)
                     self._write_partitions(layout.EVENTS, to_table(columns, EVENT_SCHEMA), stamps, first_seq,
                                            last_seq, written)
+                sync_filesystem(self.root)  # every file of the batch on disk before the commit refers to them
                 write_durably(self.root / layout.COMMITTED, orjson.dumps({"seq": last_seq}))
             except BaseException:
                 self._dirty = True
@@ -132,11 +133,11 @@ class EventStore:
             path = folder / name
             data = parquet_bytes(part)
             try:
-                ensure_dir(folder)
-                write_durably(path, data)
+                ensure_dir(folder, sync=False)
+                write_durably(path, data, sync=False)
             except FileNotFoundError:  # retention removed the partition meanwhile: once more
-                ensure_dir(folder)
-                write_durably(path, data)
+                ensure_dir(folder, sync=False)
+                write_durably(path, data, sync=False)
             written.append(path)
 
     def compact(self, state: CompactionState | None = None, *, idle_seconds: float | None = None,
