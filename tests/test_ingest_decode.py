@@ -97,7 +97,9 @@ def test_hec_raw_lines_take_the_query_metadata() -> None:
 def test_a_spooled_file_is_read_whole(tmp_path: Path) -> None:
     spooled = tmp_path / "x.log.gz"
     spooled.write_bytes(gzip.compress(DEMO.joinpath("linux-auth.log").read_bytes()))
-    events = only_events(decode(RecordKind.FILE, str(spooled).encode()))
+    record = IngestRecord("drop", RecordKind.FILE, str(spooled).encode(), time.time_ns(), "/srv/drop/x.log.gz")
+    events = only_events(list(RecordDecoder().events(3, record)))
+    assert {event.source for event in events} == {"/srv/drop/x.log.gz"}  # where it was dropped, not the spool
     assert len(events) == len([item for item in read_file(DEMO / "linux-auth.log") if isinstance(item, Event)])
 
 

@@ -94,6 +94,10 @@ def test_every_endpoint_but_healthz_needs_a_token_of_the_right_role(server: Runn
         assert wrong.status_code == 401, (method, path)
     missing = hec(server, "/services/collector/event", b'{"event":"x"}', Authorization="")
     assert missing.json() == {"text": "Token is required", "code": 2}
+    for name in ("hec", "bad name", "x" * 65):  # a configured input's name, or a name no metric should carry
+        refused = httpx.post(f"{server.url}/api/v1/ingest", params={"input": name}, content=b"{}",
+                             headers=server.headers("ingest"))
+        assert refused.status_code == 400, name
     reader = server.headers("reader")
     assert httpx.post(f"{server.url}/api/v1/ingest", content=b"{}", headers=reader).status_code == 403
     assert httpx.post(f"{server.url}/services/collector/event", content=b'{"event":"x"}',

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from yamori.alerts.detection import LEVELS
 from yamori.exceptions import YamoriError
+from yamori.ingest.filter import FilterError, parse_filter_rules
 from yamori.paths import serve_dir
 
 Role = Literal["reader", "ingest", "admin"]
@@ -113,6 +115,8 @@ def config_from_mapping(document: dict[str, Any], base: Path = Path(".")) -> Ser
     _no_unknown(rules, {"paths", "min_level"}, "rules.")
     config.rule_paths = [_path(item, base) for item in rules.get("paths", [])]
     config.min_level = str(rules.get("min_level", config.min_level))
+    if config.min_level not in LEVELS:
+        raise ConfigError(f"rules.min_level must be one of {', '.join(LEVELS)}, not {config.min_level!r}")
     config.api = _api(_table(document, "api"), base)
     inputs = _table(document, "inputs")
     _no_unknown(inputs, {"syslog", "tail", "watch"}, "inputs.")
@@ -120,6 +124,10 @@ def config_from_mapping(document: dict[str, Any], base: Path = Path(".")) -> Ser
     config.tail = _list_of_tables(inputs, "tail", "inputs.")
     config.watch = _list_of_tables(inputs, "watch", "inputs.")
     config.filters = _list_of_tables(document, "filters", "")
+    try:
+        parse_filter_rules(config.filters)  # refused here, not by a pipeline process that would crash in a loop
+    except FilterError as error:
+        raise ConfigError(str(error)) from error
     config.pipeline = _table(document, "pipeline")
     _no_unknown(config.pipeline, {"batch_events", "flush_seconds", "maintenance_seconds"}, "pipeline.")
     config.limits = _table(document, "limits")
@@ -138,9 +146,9 @@ def config_from_mapping(document: dict[str, Any], base: Path = Path(".")) -> Ser
 
 
 def _api(table: dict[str, Any], base: Path) -> ApiConfig:
-    _no_unknown(table, {"listen", "tls_cert", "tls_key_env", "max_body_bytes", "tokens", "hec_input"}, "api.")
     if any(key in table for key in ("token", "tls_key", "password")):
         raise ConfigError("secrets never go in the configuration: name an environment variable (token_env)")
+    _no_unknown(table, {"listen", "tls_cert", "tls_key_env", "max_body_bytes", "tokens", "hec_input"}, "api.")
     api = ApiConfig()
     api.listen = str(table.get("listen", api.listen))
     if "tls_cert" in table:

@@ -18,7 +18,7 @@ from yamori.alerts.detection import Detection, level_rank
 from yamori.alerts.output import Renderer
 from yamori.engine.matcher import Engine
 from yamori.engine.ruleset import CompiledRuleSet
-from yamori.events import BadRecord
+from yamori.events import BadRecord, Event
 from yamori.sources.files import expand_paths, read_file
 
 MAX_BAD_KEPT = 10_000
@@ -84,13 +84,19 @@ def make_engine(ruleset: CompiledRuleSet, min_level: str) -> Engine:
 def hunt_file(engine: Engine, path: Path, options: HuntOptions,
               progress: Callable[[int], None] | None = None) -> FileResult:
     """Match every event of one file; bad records are counted and a bounded sample kept."""
+    return hunt_items(engine, str(path), read_file(path), options, progress)
+
+
+def hunt_items(engine: Engine, name: str, items: Iterable[Event | BadRecord], options: HuntOptions,
+               progress: Callable[[int], None] | None = None) -> FileResult:
+    """Match every event of ``items`` (one file's, one stored hour's) into a result named ``name``."""
     started = time.perf_counter()
-    result = FileResult(str(path))
+    result = FileResult(name)
     before = engine.stats.candidates, engine.stats.rule_errors
     infos = engine.infos
     render = options.render
     pending = 0
-    for item in read_file(path):
+    for item in items:
         if isinstance(item, BadRecord):
             result.bad_count += 1
             if len(result.bad) < MAX_BAD_KEPT:

@@ -27,7 +27,7 @@ import uvicorn
 from yamori.api.app import ServerState, create_app
 from yamori.api.audit import AuditLog
 from yamori.api.auth import Authenticator
-from yamori.config import ServeConfig
+from yamori.config import ConfigError, ServeConfig
 from yamori.exceptions import YamoriError
 from yamori.ingest.pipeline import PipelineSettings, run_pipeline
 from yamori.ingest.sink import IngestSink, Limits
@@ -138,12 +138,15 @@ class Server:
         self.wal = WalWriter(config.wal_dir, start_after=committed)
         limits = Limits(**config.limits) if config.limits else Limits()
         self.sink = IngestSink(self.wal, self.input_metrics, limits, committed_seq=committed)
+        self.input_metrics.backlog.set_function(self.sink.backlog_records)  # live, also while the pipeline is down
         self.pipeline = PipelineProcess(self._pipeline_settings(), self._on_stats)
         self.authenticator = Authenticator.from_config(config.api.tokens)
         self.audit = AuditLog(config.audit_log)
-        self.inputs: list[Input] = []
+        self.inputs: list[Input] = self._build_inputs()
+        self._web_tls = self._api_tls()
         self.state = ServerState(config, self.sink, self.authenticator, self.input_metrics, self.collector,
-                                 self.audit, self.input_metrics.registry, self.pipeline.alive, self.pipeline.pid)
+                                 self.audit, self.input_metrics.registry, self.pipeline.alive, self.pipeline.pid,
+                                 lambda: self.pipeline.restarts)
         self._stopping = asyncio.Event()
 
     def _pipeline_settings(self) -> PipelineSettings:
@@ -153,7 +156,10 @@ class Server:
                                     retention_max_age_days=config.retention_max_age_days,
                                     retention_max_bytes=config.retention_max_bytes)
         for key, value in config.pipeline.items():
-            setattr(settings, key, type(getattr(settings, key))(value))
+            try:
+                setattr(settings, key, type(getattr(settings, key))(value))
+            except (TypeError, ValueError) as error:
+                raise ConfigError(f"pipeline.{key}: {error}") from error
         return settings
 
     def _on_stats(self, stats: PipelineStats) -> None:
@@ -165,20 +171,23 @@ class Server:
 
         return build_inputs(self.config, self.sink, self.input_metrics)
 
+    def _api_tls(self) -> dict[str, Any]:
+        api = self.config.api
+        if api.tls_cert is None:
+            return {}
+        key_env = api.tls_key_env or "YAMORI_API_TLS_KEY"
+        return {"ssl_certfile": str(api.tls_cert), "ssl_keyfile": str(secret_file_path(key_env)),
+                "ssl_version": ssl.PROTOCOL_TLS_SERVER}
+
     async def run(self) -> None:
         config = self.config
         self.pipeline.start()
-        self.inputs = self._build_inputs()
         for item in self.inputs:
             await item.start()
         self.state.inputs = [{"name": config.api.hec_input, "kind": "HEC"},
                              *({"name": item.name, "kind": type(item).__name__} for item in self.inputs)]
         host, port = _split_listen(config.api.listen)
-        ssl_options: dict[str, Any] = {}
-        if config.api.tls_cert is not None:
-            key_env = config.api.tls_key_env or "YAMORI_API_TLS_KEY"
-            ssl_options = {"ssl_certfile": str(config.api.tls_cert), "ssl_keyfile": str(secret_file_path(key_env)),
-                           "ssl_version": ssl.PROTOCOL_TLS_SERVER}
+        ssl_options = self._web_tls
         uvicorn_config = uvicorn.Config(create_app(self.state), host=host, port=port, log_level="warning",
                                         access_log=False, lifespan="off", timeout_keep_alive=30, **ssl_options)
         web = uvicorn.Server(uvicorn_config)

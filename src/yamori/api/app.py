@@ -13,6 +13,7 @@ Read: ``GET /api/v1/search``, ``GET /api/v1/alerts``, ``GET /api/v1/status``, ``
 
 from __future__ import annotations
 
+import re
 import time
 import zlib
 from collections.abc import Callable
@@ -45,6 +46,7 @@ class ServerState:
     registry: CollectorRegistry
     pipeline_alive: Callable[[], bool] = lambda: True
     pipeline_pid: Callable[[], int | None] = lambda: None
+    pipeline_restarts: Callable[[], int] = lambda: 0
     inputs: list[dict[str, Any]] = field(default_factory=list)
     started: float = field(default_factory=time.time)
 
@@ -159,8 +161,14 @@ def create_app(state: ServerState) -> FastAPI:
             return _hec_answer(503, "HEC is unhealthy, queues are full", 9)
         return _hec_answer(200, "HEC is healthy", 17)
 
+    reserved = {state.config.api.hec_input, *(str(table.get("name", "")) for table in
+                                              (*state.config.syslog, *state.config.tail, *state.config.watch))}
+
     @app.post("/api/v1/ingest")
     async def ingest_json(request: Request, input: str = "http", who: Principal = ingest) -> JSONResponse:
+        if not _INPUT_NAME.fullmatch(input) or input in reserved:
+            raise HTTPException(400, detail="input: letters, digits, '.', '_' or '-' (at most 64), and not the "
+                                           "name of a configured input")
         body = await body_of(request)
         if not body.strip():
             raise HTTPException(400, detail="empty body")
@@ -187,6 +195,7 @@ def status_document(state: ServerState) -> dict[str, Any]:
         "uptime_seconds": round(time.time() - state.started, 1),
         "pipeline_alive": state.pipeline_alive(),
         "pipeline_pid": state.pipeline_pid(),
+        "pipeline_restarts": state.pipeline_restarts(),
         "inputs": state.inputs,
         "log": {"last_seq": sink.wal.last_seq, "committed_seq": sink.committed_seq,
                 "backlog_records": sink.backlog_records(), "backlog_bytes": sink.backlog_bytes(),
@@ -201,6 +210,9 @@ def status_document(state: ServerState) -> dict[str, Any]:
         "store_bytes": stats.store_bytes,
         "data_dir": str(state.config.data_dir),
     }
+
+
+_INPUT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 def _client(request: Request) -> str:

@@ -54,7 +54,7 @@ class RecordDecoder:
             elif kind is RecordKind.HEC_EVENT:
                 items = self._hec_events(record, context, seq)
             elif kind is RecordKind.FILE:
-                items = read_file(Path(record.payload.decode("utf-8", "surrogateescape")))
+                items = _as_original(read_file(Path(record.payload.decode("utf-8", "surrogateescape"))), record)
             else:  # LINES, HEC_RAW, JSON: the file-content recognition on the body
                 items = read_stream(io.BytesIO(record.payload), context)
             for item in items:
@@ -144,6 +144,16 @@ class RecordDecoder:
                 if isinstance(item, Event):
                     _hec_metadata(item, envelope)
                 yield item
+
+
+def _as_original(items: Iterator[Event | BadRecord], record: IngestRecord) -> Iterator[Event | BadRecord]:
+    """A watched folder's file is read from the spool: its events name the file where it was dropped."""
+    spooled = record.payload.decode("utf-8", "surrogateescape")
+    original = record.source or spooled
+    for item in items:
+        if item.source.startswith(spooled):
+            item.source = original + item.source[len(spooled):]
+        yield item
 
 
 def _sniffs(parser: TextParser, line: str, context: ParseContext) -> bool:

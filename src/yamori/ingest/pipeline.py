@@ -14,6 +14,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import signal
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -204,6 +205,10 @@ def run_pipeline(settings: PipelineSettings, stats_out: Connection, stop: Any) -
     from yamori.hunt import make_engine
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s pipeline %(levelname)s %(message)s")
+    # Ctrl-C or a service manager signals the whole process group: the server stops the pipeline through
+    # ``stop``, after its inputs, so that the pipeline drains what they accepted
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     parent = os.getppid()
     settings.store_dir.mkdir(parents=True, exist_ok=True)
     with _store_lock(settings.store_dir, lambda: os.getppid() != parent):

@@ -55,7 +55,6 @@ class IngestSink:
             appended = self._appended
             while len(appended) > 1 and appended[1][0] <= self.committed_seq:
                 appended.popleft()
-        self.metrics.backlog.set(self.backlog_records())
 
     def backlog_records(self) -> int:
         return max(0, self.wal.last_seq - self.committed_seq)
