@@ -3,7 +3,7 @@
 Prints one Markdown table per rule set: parse-only, engine-only (pre-parsed events, one core) and oracle
 events/s; end-to-end `yamori hunt` wall time and events/s on a folder of copies of the EVTX files (both cores);
 cold and warm rule-load time; candidate rules per event (mean, p99); peak RSS, at two input sizes to show it
-stays flat. Usage: python benchmarks/hunt.py [--copies N] [--quick]
+stays flat. Usage: python benchmarks/hunt.py [--copies N] [--oracle-events N]
 """
 
 from __future__ import annotations

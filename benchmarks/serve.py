@@ -6,6 +6,7 @@ records, Zeek JSON lines, Apache access and syslog lines) into a real ``yamori s
 
 * sustained: as fast as the server takes them (HEC: batches of 500 over 2 connections; TCP: newline-framed
   messages over 2 connections); events/s = events / (first send → last event stored); bytes on disk per event;
+* ``--workers N``: N pipeline processes, each on its stripe of the log;
 * latency: paced at 2,000, 5,000 and 10,000 events/s for ``--seconds``; p50/p99 of the stored alerts' latency
   (event received → alert stored) and whether the server kept up.
 
@@ -164,12 +165,13 @@ def measure_latency(base: Path, items: list[Item], rate: int, seconds: float) ->
 
 
 def launch(base: Path, tcp_port: int) -> RunningServer:
+    """A server with the TCP input, all rules and ``WORKERS`` pipeline processes, warmed up."""
     base.mkdir(parents=True, exist_ok=True)
     api_port = free_port()
     from serve_harness import wait_ready, write_config
 
     write_config(base / "yamori.toml", base / "data", api_port, tcp_input(tcp_port), rules=[SIGMA, REPO / "rules"],
-                 pipeline="flush_seconds = 0.2")
+                 pipeline=f"flush_seconds = 0.2\nworkers = {WORKERS[0]}")
     server = start_server(base, wait=False)
     wait_ready(server, timeout=300)
     # the first events pay for building the engine's plans: warm them so the measures see the steady state
@@ -186,6 +188,7 @@ def wait_drained(server: RunningServer) -> None:
 
 
 corpus_sample: list[Item] = []
+WORKERS = [1]
 
 
 def main() -> None:
@@ -195,11 +198,14 @@ def main() -> None:
     parser.add_argument("--rates", default="2000,5000,10000")
     parser.add_argument("--skip-sustained", action="store_true")
     parser.add_argument("--dir", type=Path, default=None)
+    parser.add_argument("--workers", type=int, default=1, help="pipeline processes ([pipeline] workers)")
     arguments = parser.parse_args()
     require_shared()
     items = corpus()
     corpus_sample[:] = items
-    print(f"corpus: {len(items):,} events ({sum(isinstance(item, dict) for item in items):,} JSON records)")
+    WORKERS[0] = arguments.workers
+    print(f"corpus: {len(items):,} events ({sum(isinstance(item, dict) for item in items):,} JSON records); "
+          f"{arguments.workers} pipeline process(es)")
     with tempfile.TemporaryDirectory(prefix="yamori-serve-bench-") as folder:
         base = arguments.dir or Path(folder)
         os.environ.setdefault("YAMORI_CACHE_DIR", str(Path(tempfile.gettempdir()) / "yamori-bench-cache"))

@@ -14,7 +14,7 @@ from yamori.engine.ruleset import load_ruleset
 from yamori.hunt import make_engine
 from yamori.ingest.pipeline import Pipeline, PipelineSettings
 from yamori.ingest.record import IngestRecord, RecordKind
-from yamori.ingest.wal import WalWriter
+from yamori.ingest.wal import WalWriter, iter_records
 from yamori.paths import bundled_rules_dir
 
 DEMO = Path(__file__).resolve().parent.parent / "demo" / "events"
@@ -152,3 +152,51 @@ def test_a_spooled_file_left_by_a_crash_after_its_commit_is_removed_on_start(tmp
     assert spooled.exists()
     Pipeline(settings_for(tmp_path), engine)
     assert not spooled.exists()
+
+
+def test_two_stripes_store_every_record_once_and_replay_independently(tmp_path: Path, engine: Engine) -> None:
+    from yamori.store.events import prepare_stripes
+    from yamori.store.search import count_by
+
+    prepare_stripes(tmp_path / "store", 2)
+    wal = WalWriter(tmp_path / "wal", segment_bytes=300)
+    for number in range(40):
+        wal.append([message(f"<13>Nov 28 03:00:00 host app[1]: sequence={number}")])
+    first = Pipeline(settings_for(tmp_path, stripe=0, stripes=2), engine)
+    second = Pipeline(settings_for(tmp_path, stripe=1, stripes=2), engine)
+    drain(first)
+    for seq, record in second.reader.poll(max_records=10):  # stripe 1 "dies" after its first ten records
+        if seq % 2 == 1:
+            second._take(seq, record)
+        else:
+            second._pass(seq)
+    second.flush()
+    first.maintain(force=True)  # stripe 0 is done, but the log stays for stripe 1
+    assert [seq for seq, _ in iter_records(tmp_path / "wal", 9)] == list(range(10, 40))
+    restarted = Pipeline(settings_for(tmp_path, stripe=1, stripes=2), engine)
+    assert restarted.committed_seq == 9
+    drain(restarted)
+    assert [row[0] for row in rows(tmp_path / "store", "events", "seq")] == list(range(40))
+    assert count_by(tmp_path / "store", "input") == [{"value": "syslog-tcp", "count": 40}]
+
+
+def test_the_number_of_stripes_changes_only_on_a_drained_store(tmp_path: Path, engine: Engine) -> None:
+    from yamori.store.events import StripeError, prepare_stripes
+    from yamori.store.layout import read_committed
+
+    store = tmp_path / "store"
+    prepare_stripes(store, 2)
+    wal = WalWriter(tmp_path / "wal")
+    for number in range(10):
+        wal.append([message(f"<13>Nov 28 03:00:00 host app[1]: n={number}")])
+    stripe0 = Pipeline(settings_for(tmp_path, stripe=0, stripes=2), engine)
+    drain(stripe0)
+    with pytest.raises(StripeError):
+        prepare_stripes(store, 1)  # stripe 1 has not read anything yet
+    drain(Pipeline(settings_for(tmp_path, stripe=1, stripes=2), engine))
+    prepare_stripes(store, 3)
+    assert [read_committed(store, stripe) for stripe in range(3)] == [9, 9, 9]
+    wal.append([message("<13>Nov 28 03:00:00 host app[1]: n=10")])
+    for stripe in range(3):
+        drain(Pipeline(settings_for(tmp_path, stripe=stripe, stripes=3), engine))
+    assert [row[0] for row in rows(store, "events", "seq")] == list(range(11))

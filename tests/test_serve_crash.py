@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import orjson
+import pytest
 
 from serve_harness import RunningServer, start_server
 
@@ -72,13 +73,15 @@ def stored_numbers(server: RunningServer, kind: str) -> list[int]:
     return sorted(answer.json()["rows"][0]["numbers"] or [])
 
 
-def test_kill_9_during_ingest_loses_and_duplicates_nothing_acknowledged(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_kill_9_during_ingest_loses_and_duplicates_nothing_acknowledged(tmp_path: Path, workers: int) -> None:
     log_dir = tmp_path / "logs"
     log_dir.mkdir()
     log_file = log_dir / "app.log"
     log_file.touch()
     inputs = f'[[inputs.tail]]\nname = "app"\npaths = ["{log_dir}/app.log*"]\npoll_interval = 0.05\n'
-    server = start_server(tmp_path / "server", inputs)
+    server = start_server(tmp_path / "server", inputs,
+                          pipeline=f"workers = {workers}\nflush_seconds = 0.05\nmaintenance_seconds = 2")
     senders = Senders(server, log_file)
     threads = [threading.Thread(target=senders.hec), threading.Thread(target=senders.hec),
                threading.Thread(target=senders.tail)]
@@ -86,9 +89,11 @@ def test_kill_9_during_ingest_loses_and_duplicates_nothing_acknowledged(tmp_path
         thread.start()
     try:
         time.sleep(4)
-        pipeline_pid = server.status()["pipeline_pid"]
+        pipeline_pids = server.status()["pipeline_pids"]
+        assert len(pipeline_pids) == workers
         os.kill(server.process.pid, signal.SIGKILL)
-        os.kill(pipeline_pid, signal.SIGKILL)
+        for pid in pipeline_pids:
+            os.kill(pid, signal.SIGKILL)
         server.process.wait()
         killed_at = len(senders.acked)
         time.sleep(1)  # the tail writer and the HEC senders go on while the server is down

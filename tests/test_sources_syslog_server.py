@@ -9,7 +9,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from asynckit import until
 from rsyslog import Certificates, Forward, Rsyslog, make_certificates, rsyslogd_or_skip
 from yamori.ingest.record import IngestRecord, RecordKind
 from yamori.ingest.sink import IngestSink, Limits
@@ -53,12 +54,6 @@ def dropped(sink: IngestSink, input_name: str, reason: str) -> float:
     return value or 0.0
 
 
-async def until(condition: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 @pytest.fixture(scope="module")

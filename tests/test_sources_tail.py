@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
+from asynckit import until
 from yamori.ingest.record import IngestRecord, RecordKind
 from yamori.ingest.sink import IngestSink, Limits
 from yamori.ingest.wal import WalWriter, iter_records
@@ -51,12 +52,6 @@ def expected(start: int, stop: int, prefix: str = "line") -> list[str]:
     return numbered(start, stop, prefix).splitlines()
 
 
-async def until(condition: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 class Harness:

@@ -10,10 +10,11 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
+from asynckit import until
 from yamori.ingest.record import IngestRecord, RecordKind
 from yamori.ingest.sink import IngestSink
 from yamori.ingest.wal import WalWriter, iter_records
@@ -28,12 +29,6 @@ def run(coroutine: Coroutine[Any, Any, T], timeout: float = 30) -> T:
     return asyncio.run(asyncio.wait_for(coroutine, timeout))
 
 
-async def until(condition: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 class Harness:

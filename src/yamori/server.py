@@ -1,7 +1,8 @@
 """``yamori serve``: one process with the inputs and the HTTP API, and a pipeline process doing the work.
 
 The server process receives (syslog, HTTP/HEC, file tails, watched folders), appends to the write-ahead log and
-acknowledges; the pipeline process (:mod:`yamori.ingest.pipeline`) parses, filters, detects and stores. Two
+acknowledges; the pipeline process (:mod:`yamori.ingest.pipeline`; ``[pipeline] workers`` of them, each on
+its stripe of the log) parses, filters, detects and stores. Two
 processes because the machine has two cores and each half is Python-bound; the log between them is also what
 makes a ``kill -9`` lose nothing acknowledged. The server restarts a pipeline process that dies, and reads its
 counters (sent twice a second) for ``/metrics``, ``/api/v1/status`` and push-back.
@@ -18,6 +19,7 @@ import signal
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any, Protocol
@@ -32,7 +34,7 @@ from yamori.exceptions import YamoriError
 from yamori.ingest.pipeline import PipelineSettings, run_pipeline
 from yamori.ingest.sink import IngestSink, Limits
 from yamori.ingest.wal import WalWriter
-from yamori.ops.metrics import InputMetrics, PipelineCollector, PipelineStats
+from yamori.ops.metrics import InputMetrics, PipelineCollector, PipelineStats, merge_stats
 from yamori.paths import default_rules_dirs
 from yamori.secrets import secret_file_path
 
@@ -122,49 +124,74 @@ def _split_listen(listen: str) -> tuple[str, int]:
 class Server:
     def __init__(self, config: ServeConfig) -> None:
         self.config = config
-        for folder in (config.data_dir, config.wal_dir, config.store_dir, config.state_dir):
+        config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        config.data_dir.chmod(0o700)  # events, alerts and the audit log are for Yamori's own user only
+        for folder in (config.wal_dir, config.store_dir, config.state_dir):
             folder.mkdir(parents=True, exist_ok=True)
         self._lock = (config.data_dir / ".serve.lock").open("a")
         try:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise YamoriError(f"another yamori serve is using {config.data_dir}") from None
-        from yamori.store.events import EventStore
+        from yamori.store.events import prepare_stripes
+        from yamori.store.layout import read_committed
 
-        committed = EventStore(config.store_dir).committed_seq()
+        workers = self._workers()
+        prepare_stripes(config.store_dir, workers)
+        commits = [read_committed(config.store_dir, stripe) for stripe in range(workers)]
+        committed = min(commits)
         self.input_metrics = InputMetrics()
         self.collector = PipelineCollector()
         self.input_metrics.registry.register(self.collector)
-        self.wal = WalWriter(config.wal_dir, start_after=committed)
+        self.wal = WalWriter(config.wal_dir, start_after=max(commits))
         limits = Limits(**config.limits) if config.limits else Limits()
         self.sink = IngestSink(self.wal, self.input_metrics, limits, committed_seq=committed)
         self.input_metrics.backlog.set_function(self.sink.backlog_records)  # live, also while the pipeline is down
-        self.pipeline = PipelineProcess(self._pipeline_settings(), self._on_stats)
+        self._stats: list[PipelineStats | None] = [None] * workers
+        self.pipelines = [PipelineProcess(self._pipeline_settings(stripe, workers), self._stats_of(stripe))
+                          for stripe in range(workers)]
         self.authenticator = Authenticator.from_config(config.api.tokens)
         self.audit = AuditLog(config.audit_log)
         self.inputs: list[Input] = self._build_inputs()
         self._web_tls = self._api_tls()
         self.state = ServerState(config, self.sink, self.authenticator, self.input_metrics, self.collector,
-                                 self.audit, self.input_metrics.registry, self.pipeline.alive, self.pipeline.pid,
-                                 lambda: self.pipeline.restarts)
+                                 self.audit, self.input_metrics.registry,
+                                 lambda: all(pipeline.alive() for pipeline in self.pipelines),
+                                 lambda: self.pipelines[0].pid(),
+                                 lambda: sum(pipeline.restarts for pipeline in self.pipelines),
+                                 lambda: [pipeline.pid() for pipeline in self.pipelines])
         self._stopping = asyncio.Event()
 
-    def _pipeline_settings(self) -> PipelineSettings:
+    def _workers(self) -> int:
+        value = self.config.pipeline.get("workers", 1)
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 64:
+            raise ConfigError(f"pipeline.workers must be a whole number from 1 to 64, not {value!r}")
+        return value
+
+    def _pipeline_settings(self, stripe: int, stripes: int) -> PipelineSettings:
         config = self.config
         settings = PipelineSettings(config.wal_dir, config.store_dir, config.dead_letter_dir,
                                     config.rule_paths or default_rules_dirs(), config.min_level, config.filters,
                                     retention_max_age_days=config.retention_max_age_days,
                                     retention_max_bytes=config.retention_max_bytes)
+        settings.stripe, settings.stripes = stripe, stripes
         for key, value in config.pipeline.items():
+            if key == "workers":
+                continue
             try:
                 setattr(settings, key, type(getattr(settings, key))(value))
             except (TypeError, ValueError) as error:
                 raise ConfigError(f"pipeline.{key}: {error}") from error
         return settings
 
-    def _on_stats(self, stats: PipelineStats) -> None:
-        self.collector.stats = stats
-        self.sink.set_committed(stats.committed_seq)
+    def _stats_of(self, stripe: int) -> Callable[[PipelineStats], None]:
+        def received(stats: PipelineStats) -> None:
+            self._stats[stripe] = stats
+            known = [part for part in self._stats if part is not None]
+            self.collector.stats = merge_stats(known)
+            if len(known) == len(self._stats):  # the log is consumed as far as the slowest stripe
+                self.sink.set_committed(self.collector.stats.committed_seq)
+        return received
 
     def _build_inputs(self) -> list[Input]:
         from yamori.sources.inputs import build_inputs
@@ -181,7 +208,8 @@ class Server:
 
     async def run(self) -> None:
         config = self.config
-        self.pipeline.start()
+        for pipeline in self.pipelines:
+            pipeline.start()
         for item in self.inputs:
             await item.start()
         self.state.inputs = [{"name": config.api.hec_input, "kind": "HEC"},
@@ -214,6 +242,7 @@ class Server:
         self._stopping.set()
 
     def close(self) -> None:
-        self.pipeline.stop()
+        for pipeline in self.pipelines:
+            pipeline.stop()
         self.sink.close()
         self.audit.close()

@@ -47,6 +47,7 @@ class ServerState:
     pipeline_alive: Callable[[], bool] = lambda: True
     pipeline_pid: Callable[[], int | None] = lambda: None
     pipeline_restarts: Callable[[], int] = lambda: 0
+    pipeline_pids: Callable[[], list[int | None]] = lambda: []
     inputs: list[dict[str, Any]] = field(default_factory=list)
     started: float = field(default_factory=time.time)
 
@@ -64,10 +65,11 @@ def create_app(state: ServerState) -> FastAPI:
             token = offered_token(request.headers.get("authorization"))
             found = state.authenticator.identify(token) if token else None
             if found is None or found.role not in ALLOWED[required]:
-                status = 401 if found is None else 403
+                hec = request.url.path.startswith("/services/collector")
+                # Splunk answers an unknown HEC token with 403; elsewhere an unknown token is unauthenticated
+                status = 401 if found is None and not (hec and token) else 403
                 state.audit.write(found.name if found else None, request, status,
                                   "missing token" if token is None else "refused")
-                hec = request.url.path.startswith("/services/collector")
                 if hec:
                     raise HTTPException(status, detail={"text": "Token is required" if token is None
                                                         else "Invalid token", "code": 2 if token is None else 4})
@@ -196,6 +198,7 @@ def status_document(state: ServerState) -> dict[str, Any]:
         "pipeline_alive": state.pipeline_alive(),
         "pipeline_pid": state.pipeline_pid(),
         "pipeline_restarts": state.pipeline_restarts(),
+        "pipeline_pids": state.pipeline_pids(),
         "inputs": state.inputs,
         "log": {"last_seq": sink.wal.last_seq, "committed_seq": sink.committed_seq,
                 "backlog_records": sink.backlog_records(), "backlog_bytes": sink.backlog_bytes(),

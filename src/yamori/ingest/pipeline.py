@@ -6,6 +6,10 @@ store does not hold: the store's batch write is atomic and records the last log 
 ``batch_events``, whichever comes first), which bounds detection latency. Malformed records are counted per input
 and kept in the dead-letter folder (JSON lines: input, source, position, reason, data); a replay after a crash may
 write a dead letter twice. Files spooled by watched folders are deleted once their events are stored.
+
+Several pipeline processes can share a log (``[pipeline] workers``): each takes the records of its stripe (seq
+modulo the number of stripes), keeps its own committed position and files in the same store, and moves its
+position past the other stripes' records as it reads them. They share nothing else, so they scale with cores.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from yamori.ingest.record import IngestRecord, RecordKind
 from yamori.ingest.wal import WalReader, drop_segments_through, iter_records
 from yamori.ops.metrics import PipelineStats
 from yamori.store.compact import CompactionState
+from yamori.store.layout import read_committed
 from yamori.store.model import StoredAlert, StoredEvent
 
 log = logging.getLogger(__name__)
@@ -54,6 +59,9 @@ class PipelineSettings:
     maintenance_seconds: float = 30.0
     retention_max_age_days: float | None = None
     retention_max_bytes: int | None = None
+    stripe: int = 0
+    """This pipeline's share of the log: the records whose seq modulo ``stripes`` is ``stripe``."""
+    stripes: int = 1
 
 
 @dataclass(slots=True)
@@ -75,7 +83,7 @@ class Pipeline:
 
         self.settings = settings
         self.engine = engine
-        self.store = EventStore(settings.store_dir)
+        self.store = EventStore(settings.store_dir, settings.stripe)
         self.committed_seq = self.store.committed_seq()
         self.reader = WalReader(settings.wal_dir, self.committed_seq)
         self.decoder = RecordDecoder()
@@ -93,14 +101,18 @@ class Pipeline:
         for seq, record in iter_records(self.settings.wal_dir):
             if seq > self.committed_seq:
                 break
-            if record.kind is RecordKind.FILE:
+            if record.kind is RecordKind.FILE and seq % self.settings.stripes == self.settings.stripe:
                 with contextlib.suppress(OSError):
                     Path(record.payload.decode("utf-8", "surrogateescape")).unlink()
 
     def step(self) -> int:
         """Process the records the log holds now (up to a batch), flushing when due; returns records read."""
         records = self.reader.poll(max_records=2_000)
+        stripes, stripe = self.settings.stripes, self.settings.stripe
         for seq, record in records:
+            if stripes > 1 and seq % stripes != stripe:
+                self._pass(seq)  # another pipeline's record: this stripe's commit still moves past it
+                continue
             self._take(seq, record)
             if len(self.batch.events) >= self.settings.batch_events:
                 self.flush()
@@ -110,12 +122,16 @@ class Pipeline:
             self.flush()
         return len(records)
 
-    def _take(self, seq: int, record: IngestRecord) -> None:
+    def _pass(self, seq: int) -> None:
         batch = self.batch
         if batch.first_seq < 0:
             batch.first_seq = seq
             batch.started = time.monotonic()
         batch.last_seq = seq
+
+    def _take(self, seq: int, record: IngestRecord) -> None:
+        self._pass(seq)
+        batch = self.batch
         stats = self.stats
         input_name = record.input
         index = 0
@@ -180,10 +196,13 @@ class Pipeline:
         from yamori.store.stats import store_size
 
         settings = self.settings
-        drop_segments_through(settings.wal_dir, self.committed_seq)
+        # a log segment goes once every stripe is past it
+        consumed = min(read_committed(settings.store_dir, stripe) for stripe in range(settings.stripes))
+        drop_segments_through(settings.wal_dir, consumed)
         try:
             self.store.compact(self._compaction)
-            if settings.retention_max_age_days is not None or settings.retention_max_bytes is not None:
+            retention = settings.retention_max_age_days is not None or settings.retention_max_bytes is not None
+            if retention and settings.stripe == 0:  # one pipeline drops whole partitions, for every stripe
                 max_age = None if settings.retention_max_age_days is None else settings.retention_max_age_days * 86400
                 self.store.apply_retention(max_age, settings.retention_max_bytes)
             self.stats.store_bytes = store_size(settings.store_dir)
@@ -211,11 +230,11 @@ def run_pipeline(settings: PipelineSettings, stats_out: Connection, stop: Any) -
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     parent = os.getppid()
     settings.store_dir.mkdir(parents=True, exist_ok=True)
-    with _store_lock(settings.store_dir, lambda: os.getppid() != parent):
+    with _store_lock(settings.store_dir, settings.stripe, lambda: os.getppid() != parent):
         ruleset = load_ruleset(settings.rule_paths)
         pipeline = Pipeline(settings, make_engine(ruleset, settings.min_level))
-        log.info("pipeline %d: %d rules, resuming after log record %d", os.getpid(), len(ruleset.infos),
-                 pipeline.committed_seq)
+        log.info("pipeline %d (stripe %d of %d): %d rules, resuming after log record %d", os.getpid(),
+                 settings.stripe, settings.stripes, len(ruleset.infos), pipeline.committed_seq)
         stats_out.send(pipeline.stats)
         last_stats = time.monotonic()
         idle = 0.0
@@ -239,9 +258,9 @@ def run_pipeline(settings: PipelineSettings, stats_out: Connection, stop: Any) -
 
 
 @contextlib.contextmanager
-def _store_lock(store_dir: Path, orphaned: Any) -> Iterator[None]:
+def _store_lock(store_dir: Path, stripe: int, orphaned: Any) -> Iterator[None]:
     """An exclusive lock on the store folder, waited for (a previous pipeline may still be exiting)."""
-    with (store_dir / ".pipeline.lock").open("a") as handle:
+    with (store_dir / f".pipeline-{stripe}.lock").open("a") as handle:
         while True:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

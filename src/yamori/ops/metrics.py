@@ -114,3 +114,26 @@ def _counter(name: str, help_text: str, label: str, values: dict[str, int]) -> C
     for key, value in values.items():
         family.add_metric([key], value)
     return family
+
+
+def merge_stats(parts: list[PipelineStats]) -> PipelineStats:
+    """One snapshot for several pipeline processes: counters summed, the committed position the lowest."""
+    merged = PipelineStats()
+    if not parts:
+        return merged
+    for part in parts:
+        for mine, theirs in ((merged.events_in, part.events_in), (merged.parse_errors, part.parse_errors),
+                             (merged.filtered, part.filtered), (merged.sampled_out, part.sampled_out)):
+            for key, value in theirs.items():
+                mine[key] = mine.get(key, 0) + value
+        merged.stored += part.stored
+        merged.alerts += part.alerts
+        merged.events_per_second += part.events_per_second
+        merged.store_bytes = max(merged.store_bytes, part.store_bytes)
+        for rule_input, counts in part.latency_buckets.items():
+            total = merged.latency_buckets.setdefault(rule_input, [0] * len(counts))
+            for position, count in enumerate(counts):
+                total[position] += count
+            merged.latency_sum[rule_input] = merged.latency_sum.get(rule_input, 0.0) + part.latency_sum[rule_input]
+    merged.committed_seq = min(part.committed_seq for part in parts)
+    return merged

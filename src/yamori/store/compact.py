@@ -20,6 +20,7 @@ import contextlib
 import math
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,18 +103,19 @@ def plan_merges(files: list[layout.DataFile], idle: bool, min_files: int = MIN_F
     return groups
 
 
-def compact(root: Path, *, committed: int | None = None, state: CompactionState | None = None,
+def compact(root: Path, *, committed: int | Mapping[int, int] | None = None, state: CompactionState | None = None,
             idle_seconds: float | None = None, min_files: int = MIN_FILES, target_bytes: int = TARGET_BYTES,
             now: float | None = None) -> CompactionResult:
     """Merge small files in every partition of the store under ``root`` (see the module docstring).
 
-    ``committed``: only files of committed batches are merged (read from ``committed.json`` when not given).
+    ``committed``: only files of committed batches are merged (read from the commit files when not given); a
+    mapping limits compaction to the stripes it names (a pipeline compacts its own stripe's files only).
     ``idle_seconds=0`` merges every partition fully now (after a bulk load).
     """
     started = time.perf_counter()
     result = CompactionResult()
     if committed is None:
-        committed = layout.read_committed(root)
+        committed = layout.read_commits(root)
     idle_after = IDLE_SECONDS if idle_seconds is None else idle_seconds
     wall = time.time() if now is None else now
     seen: dict[Path, int] = {}
@@ -142,33 +144,44 @@ def compact(root: Path, *, committed: int | None = None, state: CompactionState 
     return result
 
 
-def _compact_partition(folder: Path, committed: int, wall: float, idle_after: float, min_files: int,
-                       target_bytes: int, result: CompactionResult) -> bool:
+def _compact_partition(folder: Path, committed: int | Mapping[int, int], wall: float, idle_after: float,
+                       min_files: int, target_bytes: int, result: CompactionResult) -> bool:
     """Merge what the policy says; True when the partition needs nothing more until it changes."""
-    live, _ = layout.split_live(layout.data_files(folder), committed)
+    live = _own(layout.split_live(layout.data_files(folder), committed)[0], committed)
     if not live:
         return True
     newest = max(file.mtime_ns for file in live) / 1e9
     idle = wall - newest >= idle_after
-    groups = plan_merges(live, idle, min_files, target_bytes)
+    groups = _plan(live, idle, min_files, target_bytes)
     for group in groups:
         result.rows += merge(folder, group)
         result.merges += 1
         result.files_merged += len(group)
         result.bytes_before += sum(file.size for file in group)
     if groups:
-        after = layout.split_live(layout.data_files(folder), committed)[0]
+        after = _own(layout.split_live(layout.data_files(folder), committed)[0], committed)
         result.bytes_after += sum(file.size for file in after if file not in live)
         live = after
     if not idle:
         return False
-    return not plan_merges(live, True, min_files, target_bytes)
+    return not _plan(live, True, min_files, target_bytes)
+
+
+def _own(files: list[layout.DataFile], committed: int | Mapping[int, int]) -> list[layout.DataFile]:
+    return files if isinstance(committed, int) else [file for file in files if file.stripe in committed]
+
+
+def _plan(live: list[layout.DataFile], idle: bool, min_files: int, target_bytes: int) -> list[list[layout.DataFile]]:
+    """:func:`plan_merges` stripe by stripe: a merged file holds one stripe's rows, named for it."""
+    stripes = sorted({file.stripe for file in live})
+    return [group for stripe in stripes
+            for group in plan_merges([file for file in live if file.stripe == stripe], idle, min_files, target_bytes)]
 
 
 def merge(folder: Path, group: list[layout.DataFile]) -> int:
     """Write the rows of ``group`` (seq-adjacent files of ``folder``) as one file, then delete the group."""
     first, last = group[0].first, max(file.last for file in group)
-    target = folder / layout.file_name(first, last)
+    target = folder / layout.file_name(first, last, group[0].stripe)
     temp = folder / f".{target.name}{layout.TMP_SUFFIX}"
     schema = pq.read_schema(group[0].path)
     try:

@@ -5,6 +5,9 @@ alerts first, then events, each as temporary file, fsync, rename, directory fsyn
 replaced the same way. Until that last rename the batch does not exist for readers (:mod:`yamori.store.layout`
 says which files are live) and a crash leaves files that opening the store deletes, so the pipeline's replay of
 those records from the log stores them exactly once.
+
+With several pipeline processes each opens the store for its own stripe (``stripe``): it writes, recovers and
+compacts only that stripe's files and commit file, so the processes never touch each other's files.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pathlib import Path
 import orjson
 import pyarrow as pa
 
+from yamori.exceptions import YamoriError
 from yamori.store import layout
 from yamori.store.columns import ALERT_SCHEMA, EVENT_SCHEMA, alert_rows, event_rows, to_table
 from yamori.store.compact import CompactionResult, CompactionState, compact
@@ -43,15 +47,16 @@ class Recovery:
         return len(self.temp_files) + len(self.uncommitted) + len(self.merged)
 
 
-def recover(root: Path, committed: int) -> Recovery:
-    """Delete temporary files, files of uncommitted batches and files a merged file covers."""
+def recover(root: Path, committed: int, stripe: int = 0) -> Recovery:
+    """Delete a stripe's temporary files, files of its uncommitted batches and files a merged file covers."""
     report = Recovery()
     for kind in layout.KINDS:
         for partition in layout.list_partitions(root, kind):
             for temp in layout.temp_files(partition.path):
-                unlink(temp)
-                report.temp_files.append(temp)
-            files = layout.data_files(partition.path)
+                if layout.stripe_of_temp(temp.name) == stripe:
+                    unlink(temp)
+                    report.temp_files.append(temp)
+            files = [file for file in layout.data_files(partition.path) if file.stripe == stripe]
             _live, dead = layout.split_live(files, committed)
             for file in dead:
                 unlink(file.path)
@@ -59,20 +64,22 @@ def recover(root: Path, committed: int) -> Recovery:
             if dead:
                 layout.fsync_dir(partition.path)
     for temp in layout.temp_files(root):
-        unlink(temp)
-        report.temp_files.append(temp)
+        if layout.stripe_of_temp(temp.name) == stripe:
+            unlink(temp)
+            report.temp_files.append(temp)
     return report
 
 
 class EventStore:
     """The writer side of the store (one per store folder and process); opening it recovers the folder."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, stripe: int = 0) -> None:
         self.root = Path(root)
+        self.stripe = stripe
         ensure_dir(self.root)
         self._lock = threading.Lock()
-        self._committed = read_committed(self.root)
-        self.recovery = recover(self.root, self._committed)
+        self._committed = read_committed(self.root, stripe)
+        self.recovery = recover(self.root, self._committed, stripe)
         self._dirty = False
 
     def committed_seq(self) -> int:
@@ -92,7 +99,7 @@ class EventStore:
                 alerts = [alert for alert in alerts if alert.seq > committed]
                 first_seq = committed + 1
             if self._dirty:  # a failed write left files behind: clear them before they could become live
-                recover(self.root, committed)
+                recover(self.root, committed, self.stripe)
                 self._dirty = False
             written: list[Path] = []
             try:
@@ -105,7 +112,7 @@ class EventStore:
                     self._write_partitions(layout.EVENTS, to_table(columns, EVENT_SCHEMA), stamps, first_seq,
                                            last_seq, written)
                 sync_filesystem(self.root)  # every file of the batch on disk before the commit refers to them
-                write_durably(self.root / layout.COMMITTED, orjson.dumps({"seq": last_seq}))
+                write_durably(self.root / layout.committed_name(self.stripe), orjson.dumps({"seq": last_seq}))
             except BaseException:
                 self._dirty = True
                 for path in written:
@@ -115,7 +122,7 @@ class EventStore:
 
     def _write_partitions(self, kind: str, table: pa.Table, stamps: list[int], first_seq: int, last_seq: int,
                           written: list[Path]) -> None:
-        name = layout.file_name(first_seq, last_seq)
+        name = layout.file_name(first_seq, last_seq, self.stripe)
         hour_us = layout.HOUR_US
         first_hour = stamps[0] // hour_us
         rows: dict[int, list[int]] | None = None
@@ -143,10 +150,42 @@ class EventStore:
     def compact(self, state: CompactionState | None = None, *, idle_seconds: float | None = None,
                 now: float | None = None) -> CompactionResult:
         """:func:`yamori.store.compact.compact` up to the committed seq (``state``: keep it between calls)."""
-        return compact(self.root, committed=self._committed, state=state, idle_seconds=idle_seconds, now=now)
+        return compact(self.root, committed={self.stripe: self._committed}, state=state, idle_seconds=idle_seconds,
+                       now=now)
 
     def apply_retention(self, max_age_seconds: float | None = None, max_bytes: int | None = None,
                         now: datetime | None = None) -> RetentionResult:
         """:func:`yamori.store.retention.apply_retention`, never while a batch is being written."""
         with self._lock:
             return apply_retention(self.root, max_age_seconds=max_age_seconds, max_bytes=max_bytes, now=now)
+
+
+class StripeError(YamoriError):
+    """The number of pipeline processes cannot change now (the stripes have not committed the same position)."""
+
+
+def prepare_stripes(root: Path, stripes: int) -> None:
+    """Record that ``stripes`` pipeline processes write the store; when that number changes, every stripe of the
+    previous layout must have committed the same log position (a store drained by a clean stop), and every
+    stripe of the new one starts from it. Stripes left out keep their files, still live."""
+    ensure_dir(root)
+    path = root / layout.STRIPES
+    try:
+        previous = int(orjson.loads(path.read_bytes())["stripes"])
+    except FileNotFoundError:
+        previous = 1
+    except (ValueError, KeyError, TypeError) as error:
+        raise StripeError(f"{path} is damaged: {error}") from error
+    if previous == stripes and path.exists():
+        return
+    if previous != stripes:
+        positions = {read_committed(root, stripe) for stripe in range(previous)}
+        if len(positions) != 1:
+            raise StripeError(f"the store was written by {previous} pipeline processes that stopped at different "
+                              f"log positions: start with workers = {previous} once (a clean stop drains them), "
+                              "then change")
+        (position,) = positions
+        if position >= 0:
+            for stripe in range(stripes):
+                write_durably(root / layout.committed_name(stripe), orjson.dumps({"seq": position}))
+    write_durably(path, orjson.dumps({"stripes": stripes}))

@@ -6,6 +6,10 @@
     <root>/events/day=YYYY-MM-DD/hour=HH/<first:020d>-<last:020d>.parquet
     <root>/alerts/day=YYYY-MM-DD/hour=HH/<first:020d>-<last:020d>.parquet
 
+With several pipeline processes, each owns a *stripe* of the log (the records whose seq modulo the number of
+stripes is its number) and writes ``committed-s<k>.json`` and ``<first>-<last>.s<k>.parquet`` (stripe 0 keeps the
+names above). The rules below apply to each stripe's files with that stripe's committed seq.
+
 A file holds the rows of one partition (an hour of event time, UTC) written by the batch of write-ahead-log
 records ``first``..``last`` (or, after compaction, by the batches it merged). Two rules decide which files are
 *live* (read by search, counted by stats), and recovery deletes the others:
@@ -22,7 +26,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,7 +39,9 @@ KINDS = (EVENTS, ALERTS)
 COMMITTED = "committed.json"
 HOUR_US = 3_600_000_000
 TMP_SUFFIX = ".tmp"
-_FILE_NAME = re.compile(r"^(\d{20})-(\d{20})\.parquet$")
+_FILE_NAME = re.compile(r"^(\d{20})-(\d{20})(?:\.s(\d{1,4}))?\.parquet$")
+_STRIPE_COMMIT = re.compile(r"^committed-s(\d{1,4})\.json$")
+STRIPES = "stripes.json"
 _DAY = re.compile(r"^day=(\d{4})-(\d{2})-(\d{2})$")
 _HOUR = re.compile(r"^hour=(\d{2})$")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -48,6 +54,7 @@ class DataFile:
     last: int
     size: int
     mtime_ns: int
+    stripe: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,13 +73,36 @@ class Partition:
         return f"{self.path.parent.name}/{self.path.name}"
 
 
-def file_name(first: int, last: int) -> str:
-    return f"{first:020d}-{last:020d}.parquet"
+def file_name(first: int, last: int, stripe: int = 0) -> str:
+    suffix = f".s{stripe}" if stripe else ""
+    return f"{first:020d}-{last:020d}{suffix}.parquet"
 
 
 def parse_file_name(name: str) -> tuple[int, int] | None:
+    parsed = parse_data_name(name)
+    return (parsed[0], parsed[1]) if parsed else None
+
+
+def parse_data_name(name: str) -> tuple[int, int, int] | None:
+    """(first, last, stripe) of a data file's name."""
     match = _FILE_NAME.match(name)
-    return (int(match.group(1)), int(match.group(2))) if match else None
+    if match is None:
+        return None
+    return int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
+
+
+def stripe_of_temp(name: str) -> int:
+    """The stripe a temporary file (``.<data or commit file name>.tmp``) belongs to."""
+    inner = name[1:-len(TMP_SUFFIX)] if name.startswith(".") and name.endswith(TMP_SUFFIX) else name
+    parsed = parse_data_name(inner)
+    if parsed is not None:
+        return parsed[2]
+    match = _STRIPE_COMMIT.match(inner)
+    return int(match.group(1)) if match else 0
+
+
+def committed_name(stripe: int = 0) -> str:
+    return COMMITTED if stripe == 0 else f"committed-s{stripe}.json"
 
 
 def hour_start(hour: int) -> datetime:
@@ -95,16 +125,29 @@ def _hour_index(day: re.Match[str], hour: re.Match[str]) -> int | None:
     return (moment - _EPOCH) // _HOUR_DELTA
 
 
-def read_committed(root: Path) -> int:
-    """The last committed write-ahead-log seq (-1 for an empty store)."""
+def read_committed(root: Path, stripe: int = 0) -> int:
+    """The last write-ahead-log seq a stripe committed (-1 for none)."""
+    path = root / committed_name(stripe)
     try:
-        data = orjson.loads((root / COMMITTED).read_bytes())
+        data = orjson.loads(path.read_bytes())
     except FileNotFoundError:
         return -1
     seq = data.get("seq") if isinstance(data, dict) else None
     if not isinstance(seq, int):
-        raise ValueError(f"{root / COMMITTED} is damaged: {data!r}")
+        raise ValueError(f"{path} is damaged: {data!r}")
     return seq
+
+
+def read_commits(root: Path) -> dict[int, int]:
+    """The committed seq of every stripe that has committed (stripe 0 alone in a one-pipeline store)."""
+    commits = {}
+    for name in _names(root):
+        match = _STRIPE_COMMIT.match(name)
+        if match is not None:
+            commits[int(match.group(1))] = read_committed(root, int(match.group(1)))
+    if (root / COMMITTED).exists() or not commits:
+        commits[0] = read_committed(root, 0)
+    return commits
 
 
 def list_partitions(root: Path, kind: str, first_hour: int | None = None,
@@ -152,32 +195,34 @@ def data_files(partition: Path) -> list[DataFile]:
     except (FileNotFoundError, NotADirectoryError):
         return files
     for entry in entries:
-        seqs = parse_file_name(entry.name)
-        if seqs is None:
+        parsed = parse_data_name(entry.name)
+        if parsed is None:
             continue
         try:
             info = entry.stat()
         except FileNotFoundError:  # compacted or dropped meanwhile
             continue
-        files.append(DataFile(Path(entry.path), seqs[0], seqs[1], info.st_size, info.st_mtime_ns))
+        files.append(DataFile(Path(entry.path), parsed[0], parsed[1], info.st_size, info.st_mtime_ns, parsed[2]))
     files.sort(key=lambda file: (file.first, -file.last))
     return files
 
 
-def split_live(files: list[DataFile], committed: int) -> tuple[list[DataFile], list[DataFile]]:
-    """(live, dead) files of one partition: dead are the uncommitted ones and those another file covers.
+def split_live(files: list[DataFile], committed: int | Mapping[int, int]) -> tuple[list[DataFile], list[DataFile]]:
+    """(live, dead) files of one partition: dead are the uncommitted ones and those another file of the same
+    stripe covers. ``committed``: one seq for every stripe, or each stripe's (a stripe not named: none).
 
     ``files`` must be sorted by (first, -last), as :func:`data_files` returns them.
     """
     live: list[DataFile] = []
     dead: list[DataFile] = []
-    reach = -1
+    reach: dict[int, int] = {}
     for file in files:
-        if file.first > committed or file.last <= reach:
+        limit = committed if isinstance(committed, int) else committed.get(file.stripe, -1)
+        if file.first > limit or file.last <= reach.get(file.stripe, -1):
             dead.append(file)
         else:
             live.append(file)
-            reach = max(reach, file.last)
+            reach[file.stripe] = max(reach.get(file.stripe, -1), file.last)
     return live, dead
 
 

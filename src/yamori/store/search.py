@@ -90,7 +90,7 @@ def live_files(root: Path, kind: str, low: datetime | None = None, high: datetim
 def live_partitions(root: Path, kind: str, low: datetime | None = None,
                     high: datetime | None = None) -> list[tuple[int, list[str]]]:
     """(hour, live data files) of each partition of ``kind`` overlapping [low, high) that has any, in time order."""
-    committed = layout.read_committed(root)
+    committed = layout.read_commits(root)
     first, last = _hours(low, high)
     found: list[tuple[int, list[str]]] = []
     for partition in layout.list_partitions(root, kind, first, last):

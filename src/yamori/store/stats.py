@@ -63,8 +63,8 @@ def store_size(root: Path) -> int:
 
 def store_stats(root: Path) -> StoreStats:
     """Counts, sizes and time span of the live files of the store at ``root``."""
-    committed = layout.read_committed(root)
-    stats = StoreStats(str(root), committed)
+    committed = layout.read_commits(root)
+    stats = StoreStats(str(root), min(committed.values()))
     hours: set[int] = set()
     for kind in layout.KINDS:
         for partition in layout.list_partitions(root, kind):
