@@ -131,11 +131,15 @@ def measure_sustained(base: Path, items: list[Item], kind: str, total: int) -> d
     builder = hec_payloads if kind == "hec" else tcp_payloads
     payloads = builder(items, total, per_batch)
     halves = [payloads[0::2], payloads[1::2]]
-    before = server.status()["stored_events"]
+    before_status = server.status()
+    before = before_status["stored_events"]
+    pids = {"server": [server.process.pid], "pipeline": before_status["pipeline_pids"]}
+    cpu_before = {role: sum(cpu_seconds(pid) for pid in group) for role, group in pids.items()}
     first = run_senders(server, kind, tcp_port, halves, per_batch, None)
     sent_at = time.time()
     wait_drained(server)
     done = time.time()
+    cpu = {role: sum(cpu_seconds(pid) for pid in group) - cpu_before[role] for role, group in pids.items()}
     status = server.status()
     stored = status["stored_events"] - before
     stats = server.get("/api/v1/sql", q="select count(*) as n from alerts").json()["rows"][0]["n"]
@@ -145,7 +149,14 @@ def measure_sustained(base: Path, items: list[Item], kind: str, total: int) -> d
     store = store_stats(server.data_dir / "store")
     return {"kind": kind, "events": stored, "seconds": done - first, "send_seconds": sent_at - first,
             "eps": stored / (done - first), "alerts": stats, "bytes_per_event": store.bytes_per_event,
-            "parse_errors": sum(status["parse_errors"].values())}
+            "parse_errors": sum(status["parse_errors"].values()),
+            "server_cpu_us": cpu["server"] / stored * 1e6, "pipeline_cpu_us": cpu["pipeline"] / stored * 1e6}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def measure_latency(base: Path, items: list[Item], rate: int, seconds: float) -> dict[str, Any]:
@@ -215,11 +226,12 @@ def main() -> None:
                 result = measure_sustained(base, items, kind, arguments.events)
                 rows.append([kind.upper(), f"{result['events']:,}", f"{result['seconds']:.1f}",
                              f"{result['eps']:,.0f}", f"{result['alerts']:,}", f"{result['bytes_per_event']:.0f}",
+                             f"{result['server_cpu_us']:.0f}", f"{result['pipeline_cpu_us']:.0f}",
                              result["parse_errors"]])
             print(table(["input", "events", "seconds", "events/s stored", "alerts", "bytes/event on disk",
-                         "parse errors"], rows))
+                         "server CPU µs/event", "pipeline CPU µs/event", "parse errors"], rows))
         rows = []
-        for rate in (int(value) for value in arguments.rates.split(",")):
+        for rate in (int(value) for value in arguments.rates.split(",") if value):
             result = measure_latency(base, items, rate, arguments.seconds)
             rows.append([f"{rate:,}", f"{result['achieved']:,.0f}", f"{result['alerts']:,}",
                          f"{result['p50']:.0f}", f"{result['p99']:.0f}", f"{result['max']:.0f}"])

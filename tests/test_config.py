@@ -37,10 +37,14 @@ def test_mistakes_are_refused_with_the_key_named(document: dict[str, object], me
 
 def test_relative_paths_are_relative_to_the_file(tmp_path: Path) -> None:
     path = tmp_path / "yamori.toml"
-    path.write_text('data_dir = "state"\n[rules]\npaths = ["my-rules"]\n')
+    path.write_text('data_dir = "state"\n[rules]\npaths = ["my-rules"]\n'
+                    '[[inputs.tail]]\nname = "t"\npaths = ["logs/*.log", "/var/log/auth.log"]\n'
+                    '[[inputs.syslog]]\nname = "s"\nprotocol = "tls"\ncert = "pki/server.pem"\nkey_env = "K"\n')
     config = load_config(path)
     assert config.data_dir == tmp_path / "state"
     assert config.rule_paths == [tmp_path / "my-rules"]
+    assert config.tail[0]["paths"] == [str(tmp_path / "logs/*.log"), "/var/log/auth.log"]
+    assert config.syslog[0]["cert"] == str(tmp_path / "pki/server.pem")
 
 
 @pytest.mark.parametrize("inputs", [

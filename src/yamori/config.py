@@ -123,6 +123,14 @@ def config_from_mapping(document: dict[str, Any], base: Path = Path(".")) -> Ser
     config.syslog = _list_of_tables(inputs, "syslog", "inputs.")
     config.tail = _list_of_tables(inputs, "tail", "inputs.")
     config.watch = _list_of_tables(inputs, "watch", "inputs.")
+    for entry in config.syslog:  # relative file names are relative to the configuration file, as data_dir is
+        for key in ("cert", "ca"):
+            if isinstance(entry.get(key), str):
+                entry[key] = str(_path(entry[key], base))
+    for entry in (*config.tail, *config.watch):
+        paths = entry.get("paths")
+        if isinstance(paths, (list, str)):
+            entry["paths"] = [str(_path(item, base)) for item in ([paths] if isinstance(paths, str) else paths)]
     config.filters = _list_of_tables(document, "filters", "")
     try:
         parse_filter_rules(config.filters)  # refused here, not by a pipeline process that would crash in a loop
