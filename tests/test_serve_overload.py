@@ -13,12 +13,13 @@ import re
 import signal
 import socket
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import orjson
 
-from serve_harness import RunningServer, free_port, start_server
+from serve_harness import RunningServer, free_port, start_server, write_config
 
 BATCH = 200
 
@@ -140,4 +141,37 @@ max_pending_records = 2000
         with_pipeline = server.status() if server.process.poll() is None else None
         if with_pipeline:
             os.kill(with_pipeline["pipeline_pid"], signal.SIGCONT)
+        server.stop()
+
+
+def test_concurrent_request_bodies_share_a_memory_budget(tmp_path: Path) -> None:
+    import asyncio
+
+
+
+    write_config(tmp_path / "yamori.toml", tmp_path / "data", free_port())
+    config = tmp_path / "yamori.toml"
+    config.write_text(config.read_text().replace("[api]\n", "[api]\nmax_inflight_bytes = 1000000\n"))
+    server = start_server(tmp_path)
+    try:
+        async def slow_body() -> AsyncIterator[bytes]:
+            yield b'{"event": "' + b"x" * 700_000
+            await asyncio.sleep(1.5)
+            yield b'"}'
+
+        async def main() -> tuple[int, int, int]:
+            async with httpx.AsyncClient(timeout=30) as client:
+                url = f"{server.url}/services/collector/event"
+                holding = asyncio.create_task(client.post(url, content=slow_body(), headers=server.hec_headers()))
+                await asyncio.sleep(0.5)  # the first request now holds 700 kB of the 1 MB budget
+                second = await client.post(url, content=b'{"event": "' + b"y" * 700_000 + b'"}',
+                                           headers=server.hec_headers())
+                first = await holding
+                third = await client.post(url, content=b'{"event": "' + b"z" * 700_000 + b'"}',
+                                          headers=server.hec_headers())
+                return first.status_code, second.status_code, third.status_code
+
+        first, second, third = asyncio.run(main())
+        assert (first, second, third) == (200, 503, 200)  # refused while the budget was taken, then given back
+    finally:
         server.stop()

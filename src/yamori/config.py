@@ -43,6 +43,8 @@ class ApiConfig:
     tls_cert: Path | None = None
     tls_key_env: str | None = None
     max_body_bytes: int = 64 << 20
+    max_inflight_bytes: int = 256 << 20
+    """Request bodies held in memory at once, across requests (decompressed sizes included)."""
     tokens: list[TokenConfig] = field(default_factory=list)
     hec_input: str = "hec"
     """The input name HEC events are tagged with."""
@@ -156,13 +158,15 @@ def config_from_mapping(document: dict[str, Any], base: Path = Path(".")) -> Ser
 def _api(table: dict[str, Any], base: Path) -> ApiConfig:
     if any(key in table for key in ("token", "tls_key", "password")):
         raise ConfigError("secrets never go in the configuration: name an environment variable (token_env)")
-    _no_unknown(table, {"listen", "tls_cert", "tls_key_env", "max_body_bytes", "tokens", "hec_input"}, "api.")
+    _no_unknown(table, {"listen", "tls_cert", "tls_key_env", "max_body_bytes", "max_inflight_bytes", "tokens",
+                        "hec_input"}, "api.")
     api = ApiConfig()
     api.listen = str(table.get("listen", api.listen))
     if "tls_cert" in table:
         api.tls_cert = _path(table["tls_cert"], base)
     api.tls_key_env = table.get("tls_key_env")
     api.max_body_bytes = int(table.get("max_body_bytes", api.max_body_bytes))
+    api.max_inflight_bytes = int(table.get("max_inflight_bytes", api.max_inflight_bytes))
     api.hec_input = str(table.get("hec_input", api.hec_input))
     tokens = []
     for position, entry in enumerate(_list_of_tables(table, "tokens", "api."), 1):

@@ -52,6 +52,25 @@ class ServerState:
     started: float = field(default_factory=time.time)
 
 
+class BodyBudget:
+    """Bytes of request bodies held in memory at once, across all requests: what would go beyond is refused with
+    503 and Retry-After, so that many concurrent large requests cannot grow memory without bound. The event loop
+    is single-threaded: no lock."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.held = 0
+
+    def take(self, size: int) -> bool:
+        if self.held + size > self.limit:
+            return False
+        self.held += size
+        return True
+
+    def give(self, size: int) -> None:
+        self.held -= size
+
+
 def _hec_answer(status: int, text: str, code: int, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"text": text, "code": code}, status_code=status, headers=headers)
 
@@ -98,7 +117,11 @@ def create_app(state: ServerState) -> FastAPI:
     async def metrics(who: Principal = reader) -> Response:
         return Response(generate_latest(state.registry), media_type=CONTENT_TYPE_LATEST)
 
-    async def body_of(request: Request) -> bytes:
+    budget = BodyBudget(state.config.api.max_inflight_bytes)
+
+    async def body_of(request: Request, held: list[int]) -> bytes:
+        """The request body, bounded per request (413) and, across requests, by the in-memory budget (503);
+        ``held`` counts what this request holds, for the handler to give back."""
         limit = state.config.api.max_body_bytes
         chunks = []
         size = 0
@@ -106,6 +129,7 @@ def create_app(state: ServerState) -> FastAPI:
             size += len(chunk)
             if size > limit:
                 raise HTTPException(413, detail={"text": "Content too large", "code": 6})
+            hold(held, len(chunk))
             chunks.append(chunk)
         body = b"".join(chunks)
         if request.headers.get("content-encoding", "").lower() == "gzip":
@@ -116,7 +140,15 @@ def create_app(state: ServerState) -> FastAPI:
                 raise HTTPException(400, detail={"text": f"Invalid gzip data: {error}", "code": 6}) from error
             if len(body) > limit or decompressor.unconsumed_tail:
                 raise HTTPException(413, detail={"text": "Content too large", "code": 6})
+            hold(held, len(body))
         return body
+
+    def hold(held: list[int], size: int) -> None:
+        if not budget.take(size):
+            state.input_metrics.pushback.labels("http").inc()
+            raise HTTPException(503, detail={"text": "Server is busy", "code": 9},
+                                headers={"Retry-After": str(max(1, round(state.sink.limits.retry_after)))})
+        held[0] += size
 
     async def accept(records: list[IngestRecord], input_name: str, busy_status: int) -> int:
         try:
@@ -130,7 +162,14 @@ def create_app(state: ServerState) -> FastAPI:
                 if (value := request.query_params.get(key))}
 
     async def hec_event(request: Request, who: Principal = ingest) -> JSONResponse:
-        body = await body_of(request)
+        held = [0]
+        try:
+            return await hec_event_body(request, held)
+        finally:
+            budget.give(held[0])
+
+    async def hec_event_body(request: Request, held: list[int]) -> JSONResponse:
+        body = await body_of(request, held)
         if not body.strip():
             return _hec_answer(400, "No data", 5)
         if body.lstrip()[:1] != b"{":
@@ -142,7 +181,14 @@ def create_app(state: ServerState) -> FastAPI:
         return _hec_answer(200, "Success", 0)
 
     async def hec_raw(request: Request, who: Principal = ingest) -> JSONResponse:
-        body = await body_of(request)
+        held = [0]
+        try:
+            return await hec_raw_body(request, held)
+        finally:
+            budget.give(held[0])
+
+    async def hec_raw_body(request: Request, held: list[int]) -> JSONResponse:
+        body = await body_of(request, held)
         if not body.strip():
             return _hec_answer(400, "No data", 5)
         input_name = state.config.api.hec_input
@@ -171,11 +217,15 @@ def create_app(state: ServerState) -> FastAPI:
         if not _INPUT_NAME.fullmatch(input) or input in reserved:
             raise HTTPException(400, detail="input: letters, digits, '.', '_' or '-' (at most 64), and not the "
                                            "name of a configured input")
-        body = await body_of(request)
-        if not body.strip():
-            raise HTTPException(400, detail="empty body")
-        record = IngestRecord(input, RecordKind.JSON, body, time.time_ns(), _client(request), {})
-        seq = await accept([record], input, 429)
+        held = [0]
+        try:
+            body = await body_of(request, held)
+            if not body.strip():
+                raise HTTPException(400, detail="empty body")
+            record = IngestRecord(input, RecordKind.JSON, body, time.time_ns(), _client(request), {})
+            seq = await accept([record], input, 429)
+        finally:
+            budget.give(held[0])
         return JSONResponse({"accepted": True, "seq": seq})
 
     @app.get("/api/v1/status")
