@@ -60,3 +60,12 @@ def test_serve_refuses_a_bad_configuration_in_one_line_before_starting(tmp_path:
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith("yamori serve: ") and "Traceback" not in result.stderr
+
+
+def test_tls_settings_on_a_plain_tcp_input_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "yamori.toml"
+    path.write_text(f'data_dir = "{tmp_path / "data"}"\n[api]\nlisten = "127.0.0.1:0"\n'
+                    '[[inputs.syslog]]\nname = "s"\nprotocol = "tcp"\nlisten = "127.0.0.1:0"\ncert = "c.pem"\n')
+    result = subprocess.run([sys.executable, "-m", "yamori.cli.main", "serve", "--config", str(path)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and 'need protocol = "tls"' in result.stderr

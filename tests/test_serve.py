@@ -123,12 +123,14 @@ def test_hec_answers_like_splunk_for_empty_and_malformed_bodies(server: RunningS
 
 def test_the_audit_log_says_who_did_what_and_never_holds_a_token(server: RunningServer) -> None:
     server.get("/api/v1/search", q="EventID:4625", role="reader")
+    assert server.get("/api/v1/search", q="EventID:(4625", role="reader").status_code == 400
     httpx.get(f"{server.url}/api/v1/status", headers={"Authorization": "Bearer wrong"})
     text = (server.data_dir / "audit.jsonl").read_text()
     entries = [json.loads(line) for line in text.splitlines()]
-    assert any(entry["who"] == "reader" and entry["path"] == "/api/v1/search"
+    assert any(entry["who"] == "reader" and entry["role"] == "reader" and entry["path"] == "/api/v1/search"
                and entry["query"].get("q") == "EventID:4625" for entry in entries)
     assert any(entry["who"] is None and entry["status"] == 401 for entry in entries)
+    assert any(entry["status"] == 400 and entry["query"].get("q") == "EventID:(4625" for entry in entries)
     assert not any(token in text for token in TOKENS.values())
     assert not any(token in server.log_text() for token in TOKENS.values())
 

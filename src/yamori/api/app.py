@@ -88,7 +88,7 @@ def create_app(state: ServerState) -> FastAPI:
                 # Splunk answers an unknown HEC token with 403; elsewhere an unknown token is unauthenticated
                 status = 401 if found is None and not (hec and token) else 403
                 state.audit.write(found.name if found else None, request, status,
-                                  "missing token" if token is None else "refused")
+                                  "missing token" if token is None else "refused", found.role if found else None)
                 if hec:
                     raise HTTPException(status, detail={"text": "Token is required" if token is None
                                                         else "Invalid token", "code": 2 if token is None else 4})
@@ -230,7 +230,7 @@ def create_app(state: ServerState) -> FastAPI:
 
     @app.get("/api/v1/status")
     async def status(request: Request, who: Principal = reader) -> JSONResponse:
-        state.audit.write(who.name, request, 200)
+        state.audit.write(who.name, request, 200, role=who.role)
         return JSONResponse(status_document(state))
 
     from yamori.api.search_routes import add_search_routes

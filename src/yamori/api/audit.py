@@ -26,13 +26,14 @@ class AuditLog:
         self._lock = threading.Lock()
         self._stream = path.open("ab")
 
-    def write(self, who: str | None, request: Request, status: int, detail: str = "") -> None:
+    def write(self, who: str | None, request: Request, status: int, detail: str = "", role: str | None = None) -> None:
         query = {key: ("<redacted>" if key.lower() in _REDACTED_PARAMETERS else value)
                  for key, value in request.query_params.items()}
         client = request.client
         entry: dict[str, Any] = {
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "who": who,
+            "role": role,
             "method": request.method,
             "path": request.url.path,
             "query": query,

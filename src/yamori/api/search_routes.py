@@ -43,8 +43,12 @@ def add_search_routes(app: FastAPI, state: Any, reader: Any, admin: Any) -> None
         """Search stored events."""
         if request.query_params.get("sql"):
             raise HTTPException(400, detail="raw SQL goes to /api/v1/sql (admin role)")
-        result = run("events", q, start, end, limit, order, count_by, histogram)
-        state.audit.write(who.name, request, 200)
+        try:
+            result = run("events", q, start, end, limit, order, count_by, histogram)
+        except HTTPException as error:
+            state.audit.write(who.name, request, error.status_code, str(error.detail)[:200], role=who.role)
+            raise
+        state.audit.write(who.name, request, 200, role=who.role)
         return result
 
     @app.get("/api/v1/alerts")
@@ -54,8 +58,12 @@ def add_search_routes(app: FastAPI, state: Any, reader: Any, admin: Any) -> None
                       count_by: str | None = None, histogram: str | None = None,
                       who: Principal = reader) -> dict[str, Any]:
         """Search stored alerts (``q`` over alert fields: rule_id, level, title, computer, ...)."""
-        result = run("alerts", q, start, end, limit, order, count_by, histogram)
-        state.audit.write(who.name, request, 200)
+        try:
+            result = run("alerts", q, start, end, limit, order, count_by, histogram)
+        except HTTPException as error:
+            state.audit.write(who.name, request, error.status_code, str(error.detail)[:200], role=who.role)
+            raise
+        state.audit.write(who.name, request, 200, role=who.role)
         return result
 
     @app.get("/api/v1/sql")
@@ -66,7 +74,7 @@ def add_search_routes(app: FastAPI, state: Any, reader: Any, admin: Any) -> None
         try:
             rows = store_search.sql(root, statement, start, end)
         except QueryError as error:
-            state.audit.write(who.name, request, 400, str(error)[:200])
+            state.audit.write(who.name, request, 400, str(error)[:200], role=who.role)
             raise HTTPException(400, detail=str(error)) from error
-        state.audit.write(who.name, request, 200)
+        state.audit.write(who.name, request, 200, role=who.role)
         return {"rows": rows, "count": len(rows)}

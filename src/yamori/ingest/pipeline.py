@@ -94,6 +94,9 @@ class Pipeline:
         self._last_maintenance = time.monotonic()
         self._compaction = CompactionState()
         self._remove_stored_spool_files()
+        from yamori.store.stats import store_size
+
+        self.stats.store_bytes = store_size(settings.store_dir)
 
     def _remove_stored_spool_files(self) -> None:
         """Spooled files whose events were stored just before a crash (between the store's commit and the

@@ -59,6 +59,9 @@ def _syslog(table: dict[str, Any], position: int, sink: IngestSink) -> AnyInput:
     if listen is not None:
         host, _, port = str(listen).rpartition(":")
         table["host"], table["port"] = host.strip("[]") or "127.0.0.1", int(port)
+    tls_given = [key for key in ("cert", "ca", "require_client_cert", "key_env", "key_password_env") if key in table]
+    if tls_given and protocol != "tls":
+        raise ConfigError(f"{prefix}{', '.join(tls_given)}: TLS settings need protocol = \"tls\"")
     if protocol == "udp":
         return SyslogUdpInput(name, _settings(SyslogUdpSettings, table, prefix), sink)
     if protocol not in ("tcp", "tls"):
