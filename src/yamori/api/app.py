@@ -20,7 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry, generate_latest
@@ -271,7 +270,3 @@ _INPUT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 def _client(request: Request) -> str:
     client = request.client
     return f"{client.host}:{client.port}" if client else ""
-
-
-def json_bytes(value: Any) -> bytes:
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
