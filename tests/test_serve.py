@@ -30,7 +30,9 @@ where = { "process.name" = "cron" }
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(tmp_path_factory.mktemp("serve"), FILTERS)
+    base = tmp_path_factory.mktemp("serve")
+    watch = f'[[inputs.watch]]\nname = "drop"\npaths = ["{base / "drop"}"]\nsettle_seconds = 0.2\npoll_interval = 0.1\n'
+    running = start_server(base, FILTERS + watch)
     yield running
     assert running.stop() == 0, running.log_text()[-3000:]
 
@@ -79,6 +81,23 @@ def test_ndjson_and_arrays_over_the_ingest_api(server: RunningServer) -> None:
     assert by_input["ids"] == count and by_input["cloud"] >= 1
     histogram = server.get("/api/v1/search", histogram="1d", q="input:ids", role="reader").json()["rows"]
     assert sum(row["count"] for row in histogram) == count
+
+
+def test_a_file_dropped_in_a_watched_folder_is_detected_and_searchable(server: RunningServer) -> None:
+    import gzip as gz
+
+    drop = server.config.parent / "drop"
+    before = server.status()["stored_events"]
+    staging = server.config.parent / "staging.jsonl.gz"
+    staging.write_bytes(gz.compress(DEMO.joinpath("dc-security.jsonl").read_bytes()))
+    staging.rename(drop / "dc-security.jsonl.gz")  # dropped whole, as a copy tool's final rename does
+    count = len(DEMO.joinpath("dc-security.jsonl").read_bytes().splitlines())
+    server.wait_stored(before + count)
+    rows = server.get("/api/v1/search", q="input:drop", limit=1000, role="reader").json()["rows"]
+    assert len(rows) == count
+    assert {row["source"].split("!")[0] for row in rows} == {str(drop / "dc-security.jsonl.gz")}
+    assert not list(drop.iterdir()), "the file was taken out of the folder"
+    assert server.get("/api/v1/alerts", q="input:drop", role="reader").json()["rows"]
 
 
 def test_every_endpoint_but_healthz_needs_a_token_of_the_right_role(server: RunningServer) -> None:
