@@ -99,23 +99,32 @@ class RecordDecoder:
     def _text_line(self, line: str, context: ParseContext, position: str,
                    input_name: str) -> Iterator[Event | BadRecord]:
         key = (input_name, context.source)
-        parser = self._text_parser.get(key)
-        if parser is None or not _sniffs(parser, line, context):
-            parser = next((candidate for candidate in text_parsers() if _sniffs(candidate, line, context)), None)
-            if parser is None:  # live input has no file to sniff: an unknown line is still an event, never lost
-                fields = {"message": line, "event.kind": "event", "event.module": "text", "event.dataset": "text"}
-                yield Event(fields, UNKNOWN_LOGSOURCE, context.source, position, None, line, "text")
+        cached = self._text_parser.get(key)
+        if cached is not None:  # a source keeps its format: parse straight away, sniff only when that fails
+            items = self._parse_text(cached, line, context, position)
+            if items and all(isinstance(item, Event) for item in items):
+                yield from items
                 return
-            self._text_parser[key] = parser
+        parser = next((candidate for candidate in text_parsers() if _sniffs(candidate, line, context)), None)
+        if parser is None:  # live input has no file to sniff: an unknown line is still an event, never lost
+            fields = {"message": line, "event.kind": "event", "event.module": "text", "event.dataset": "text"}
+            yield Event(fields, UNKNOWN_LOGSOURCE, context.source, position, None, line, "text")
+            return
+        self._text_parser[key] = parser
+        yield from self._parse_text(parser, line, context, position)
+
+    def _parse_text(self, parser: TextParser, line: str, context: ParseContext,
+                    position: str) -> list[Event | BadRecord]:
+        out: list[Event | BadRecord] = []
         try:
             for item in parser.parse(iter([(1, line)]), context):
                 if isinstance(item, BadRecord):
-                    yield BadRecord(item.source, position, item.reason, item.data)
+                    out.append(BadRecord(item.source, position, item.reason, item.data))
                 else:
-                    item.position = None
-                    yield self._event(item, parser, context, position, line)
+                    out.append(self._event(item, parser, context, position, line))
         except Exception as error:
-            yield context.bad(position, f"{parser.name} parser failed: {type(error).__name__}: {error}", line)
+            out.append(context.bad(position, f"{parser.name} parser failed: {type(error).__name__}: {error}", line))
+        return out
 
     @staticmethod
     def _event(parsed: Parsed, parser: Parser, context: ParseContext, position: str, line: str) -> Event:

@@ -31,7 +31,9 @@ def utc_iso(moment: datetime) -> str:
     """ISO 8601 in UTC with ``Z``; a naive datetime is taken as UTC."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    elif moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def from_epoch(seconds: float | int | str) -> str | None:
@@ -47,6 +49,12 @@ def parse_iso(text: str) -> datetime | None:
     text = text.strip()
     if not text or not text[0].isdigit():
         return None
+    try:  # the common forms (``...T05:00:00Z``, ``.123456+01:00``) need none of the repairs below
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        pass
+    else:
+        return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
     text = text.replace(",", ".", 1) if "," in text[17:21] else text
     text = _ISO_FRACTION.sub(r"\1", text.replace("Z", "+00:00").replace("z", "+00:00"), count=1)
     text = _ISO_ZONE.sub(r"\1:\2", text)
