@@ -37,14 +37,12 @@ class Plan:
     always: tuple[int, ...]
     filtered: tuple[int, ...]
     choice: dict[int, int]
-    fields: frozenset[str]
-    """Fields whose values go into the main haystack: those the filtered rules read."""
-    keyword_rules: tuple[int, ...] = ()
-    """Filtered rules with keyword (field-less) parts: their literals are also looked for in the other values."""
-    rest_ints: bool = False
-    """The other values' integers go into the rest haystack too (a keyword literal could match digits).
-    Formatting an int costs more than a whole scan step, and most integers (record ids, process ids...) no
-    literal can reach."""
+    fields: frozenset[str] | None
+    """Fields whose values go into the haystack (those the filtered rules read); None: all (keywords)."""
+    int_fields: frozenset[str] | None = None
+    """With ``fields`` None: the fields whose integer values go into the haystack (those the filtered rules read;
+    None: all, because a keyword literal could match digits). Formatting an int costs more than a whole scan
+    step, and the other integers (record ids, process ids...) no literal can reach."""
     literals: list[int] = field(default_factory=list)
     """Scanner literal id → rule-set literal id."""
     rules_of: list[tuple[int, ...]] = field(default_factory=list)
@@ -52,13 +50,6 @@ class Plan:
     scanner: Scanner | None = None
     caseless: bool = False
     """The scanner ignores ASCII case: only a haystack with other characters needs lower-casing."""
-    rest_scanner: Scanner | None = None
-    """Over the keyword rules' literals only, for the values of the fields outside ``fields`` (most of an
-    event's values are fields no rule names: scanning them for a few keyword literals costs far less than for
-    every literal of the plan)."""
-    rest_literals: tuple[int, ...] = ()
-    """Rest scanner literal id → scanner literal id."""
-    rest_caseless: bool = False
     events: int = 0
     hits: list[int] | None = None
     rebuild_at: int = 0
@@ -119,14 +110,17 @@ class Engine:
                       and (enabled is None or enabled(info))]
         alternatives = self.ruleset.rule_literals
         filtered = tuple(i for i in applicable if alternatives[i])
-        fields = frozenset(f for i in filtered for f in self.infos[i].fields)
-        keyword_rules = tuple(i for i in filtered if self.infos[i].keywords)
-        literals = self.ruleset.literals
-        rest_ints = any(_may_match_digits(literals[g]) for i in keyword_rules for option in alternatives[i]
-                        for g in option)
+        fields: frozenset[str] | None = frozenset(f for i in filtered for f in self.infos[i].fields)
+        int_fields = fields
+        keyword_rules = [i for i in filtered if self.infos[i].keywords]
+        if keyword_rules:
+            fields = None
+            literals = self.ruleset.literals
+            if any(_may_match_digits(literals[g]) for i in keyword_rules for option in alternatives[i]
+                   for g in option):
+                int_fields = None
         plan = Plan(always=tuple(i for i in applicable if not alternatives[i]), filtered=filtered,
-                    choice={i: 0 for i in filtered}, fields=fields, keyword_rules=keyword_rules,
-                    rest_ints=rest_ints)
+                    choice={i: 0 for i in filtered}, fields=fields, int_fields=int_fields)
         learning = any(len(alternatives[i]) > 1 for i in filtered)
         self._build_scanner(plan, every_alternative=learning)
         if learning:
@@ -146,19 +140,6 @@ class Engine:
         if plan.literals:
             plan.scanner = self._scanner_factory([self.ruleset.literals[g] for g in plan.literals])
             plan.caseless = bool(getattr(plan.scanner, "caseless", False))
-        # a keyword part can match any value: its literals are looked for in the values outside ``fields`` too
-        rest: set[int] = set()
-        for index in plan.keyword_rules:
-            if every_alternative:
-                rest.update(literal for option in alternatives[index] for literal in option)
-            else:
-                rest.update(alternatives[index][plan.choice[index]])
-        local = {g: n for n, g in enumerate(plan.literals)}
-        plan.rest_literals = tuple(local[g] for g in sorted(rest))
-        plan.rest_scanner = None
-        if rest:
-            plan.rest_scanner = self._scanner_factory([self.ruleset.literals[g] for g in sorted(rest)])
-            plan.rest_caseless = bool(getattr(plan.rest_scanner, "caseless", False))
         self._index(plan)
 
     def _index(self, plan: Plan) -> None:
@@ -193,29 +174,22 @@ class Engine:
         if plan.scanner is None:
             return plan.always
         wanted = plan.fields
-        items = event.fields.items()
         # f"{v}" formats an int without the cost of calling str (the same text); other types through forms
-        values = [v if v.__class__ is str else f"{v}" if v.__class__ is int else _hay_form(v)
-                  for k, v in items if k in wanted]
+        if wanted is None:
+            ints = plan.int_fields
+            if ints is None:
+                values = [v if v.__class__ is str else f"{v}" if v.__class__ is int else _hay_form(v)
+                          for v in event.fields.values()]
+            else:
+                values = [v if v.__class__ is str else (f"{v}" if k in ints else "") if v.__class__ is int
+                          else _hay_form(v) for k, v in event.fields.items()]
+        else:
+            values = [v if v.__class__ is str else f"{v}" if v.__class__ is int else _hay_form(v)
+                      for k, v in event.fields.items() if k in wanted]
         haystack = SEPARATOR + SEPARATOR.join(values) + SEPARATOR
         if not (plan.caseless and haystack.isascii()):
             haystack = haystack.lower()
         found = plan.scanner.scan(haystack)
-        rest_scanner = plan.rest_scanner
-        if rest_scanner is not None:
-            if plan.rest_ints:
-                rest = [v if v.__class__ is str else f"{v}" if v.__class__ is int else _hay_form(v)
-                        for k, v in items if k not in wanted]
-            else:
-                rest = [v if v.__class__ is str else "" if v.__class__ is int else _hay_form(v)
-                        for k, v in items if k not in wanted]
-            haystack = SEPARATOR + SEPARATOR.join(rest) + SEPARATOR
-            if not (plan.rest_caseless and haystack.isascii()):
-                haystack = haystack.lower()
-            more = rest_scanner.scan(haystack)
-            if more:
-                rest_literals = plan.rest_literals
-                found = {*found, *[rest_literals[n] for n in more]}
         if not found and plan.hits is None:
             return plan.always
         selected = set(plan.always)
