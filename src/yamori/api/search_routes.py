@@ -8,6 +8,7 @@ counts per time bucket; ``sql`` (admin role only) for one read-only SQL statemen
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 from fastapi import FastAPI, HTTPException, Query, Request
@@ -34,6 +35,16 @@ def add_search_routes(app: FastAPI, state: Any, reader: Any, admin: Any) -> None
         except QueryError as error:
             raise HTTPException(400, detail=str(error)) from error
 
+    def audited(request: Request, who: Principal, search: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """Run a search and write who asked for what, and how it went, to the audit log."""
+        try:
+            result = search()
+        except HTTPException as error:
+            state.audit.write(who.name, request, error.status_code, str(error.detail)[:200], role=who.role)
+            raise
+        state.audit.write(who.name, request, 200, role=who.role)
+        return result
+
     @app.get("/api/v1/search")
     def search_events(request: Request, q: str | None = None,
                       start: str | None = Query(None, alias="from"), end: str | None = Query(None, alias="to"),
@@ -43,13 +54,7 @@ def add_search_routes(app: FastAPI, state: Any, reader: Any, admin: Any) -> None
         """Search stored events."""
         if request.query_params.get("sql"):
             raise HTTPException(400, detail="raw SQL goes to /api/v1/sql (admin role)")
-        try:
-            result = run("events", q, start, end, limit, order, count_by, histogram)
-        except HTTPException as error:
-            state.audit.write(who.name, request, error.status_code, str(error.detail)[:200], role=who.role)
-            raise
-        state.audit.write(who.name, request, 200, role=who.role)
-        return result
+        return audited(request, who, lambda: run("events", q, start, end, limit, order, count_by, histogram))
 
     @app.get("/api/v1/alerts")
     def search_alerts(request: Request, q: str | None = None,
@@ -58,13 +63,7 @@ def add_search_routes(app: FastAPI, state: Any, reader: Any, admin: Any) -> None
                       count_by: str | None = None, histogram: str | None = None,
                       who: Principal = reader) -> dict[str, Any]:
         """Search stored alerts (``q`` over alert fields: rule_id, level, title, computer, ...)."""
-        try:
-            result = run("alerts", q, start, end, limit, order, count_by, histogram)
-        except HTTPException as error:
-            state.audit.write(who.name, request, error.status_code, str(error.detail)[:200], role=who.role)
-            raise
-        state.audit.write(who.name, request, 200, role=who.role)
-        return result
+        return audited(request, who, lambda: run("alerts", q, start, end, limit, order, count_by, histogram))
 
     @app.get("/api/v1/sql")
     def raw_sql(request: Request, statement: str = Query(..., alias="q"),
