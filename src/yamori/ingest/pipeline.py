@@ -22,7 +22,6 @@ import signal
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
@@ -94,8 +93,6 @@ class Pipeline:
         self._rates: deque[tuple[float, int]] = deque(maxlen=20)
         self._last_maintenance = time.monotonic()
         self._compaction = CompactionState()
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
-        self._writing: tuple[_Batch, Future[int]] | None = None
         self._remove_stored_spool_files()
         from yamori.store.stats import store_size
 
@@ -113,7 +110,6 @@ class Pipeline:
 
     def step(self) -> int:
         """Process the records the log holds now (up to a batch), flushing when due; returns records read."""
-        self._collect(wait=False)
         records = self.reader.poll(max_records=2_000)
         stripes, stripe = self.settings.stripes, self.settings.stripe
         for seq, record in records:
@@ -122,11 +118,11 @@ class Pipeline:
                 continue
             self._take(seq, record)
             if len(self.batch.events) >= self.settings.batch_events:
-                self._submit()
+                self.flush()
         batch = self.batch
         if batch.first_seq >= 0 and (time.monotonic() - batch.started >= self.settings.flush_seconds
                                      or len(batch.events) >= self.settings.batch_events):
-            self._submit()
+            self.flush()
         return len(records)
 
     def _pass(self, seq: int) -> None:
@@ -162,34 +158,13 @@ class Pipeline:
             batch.spooled.append(Path(record.payload.decode("utf-8", "surrogateescape")))
 
     def flush(self) -> None:
-        """Write the batch to the store (atomic, covering its log positions) and wait until it is written."""
-        self._submit()
-        self._collect(wait=True)
-
-    def _submit(self) -> None:
-        """Hand the batch to the writer thread: Parquet encoding, compression and the file-system sync release
-        the GIL, so parsing and detection of the next records go on meanwhile. One batch at a time, in order."""
+        """Write the batch to the store (atomic, covering its log positions), then account for it."""
         batch = self.batch
         if batch.first_seq < 0:
             return
-        self._collect(wait=True)
-        self.batch = _Batch()
-        self._writing = (batch, self._writer.submit(self._write, batch))
-
-    def _write(self, batch: _Batch) -> int:
         self._write_dead_letters(batch.bad)
         self.store.write_batch(batch.events, batch.alerts, batch.first_seq, batch.last_seq)
-        return time.time_ns()
-
-    def _collect(self, wait: bool) -> None:
-        """Account for the batch being written once it is (its errors raised here, in the pipeline's thread)."""
-        if self._writing is None:
-            return
-        batch, future = self._writing
-        if not wait and not future.done():
-            return
-        self._writing = None
-        stored_at = future.result()
+        stored_at = time.time_ns()
         stats = self.stats
         for alert in batch.alerts:
             stats.observe_latency(alert.detection.rule.id, alert.input, (stored_at - alert.received_ns) / 1e9)
@@ -204,6 +179,7 @@ class Pipeline:
         elapsed = time.monotonic() - first_time
         stats.events_per_second = (stats.stored - first_count) / elapsed if elapsed > 0 else 0.0
         stats.filtered, stats.sampled_out = self.filter.counters()
+        self.batch = _Batch()
 
     def _write_dead_letters(self, bad: Sequence[dict[str, Any]]) -> None:
         if not bad:
@@ -220,7 +196,6 @@ class Pipeline:
         if not force and now - self._last_maintenance < self.settings.maintenance_seconds:
             return
         self._last_maintenance = now
-        self._collect(wait=True)  # compaction and retention never run beside a batch being written
         from yamori.store.stats import store_size
 
         settings = self.settings
@@ -239,7 +214,6 @@ class Pipeline:
 
     def close(self) -> None:
         self.flush()
-        self._writer.shutdown(wait=True)
         self.reader.close()
 
 
