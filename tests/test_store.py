@@ -369,3 +369,21 @@ def test_the_fast_time_parser_rejects_what_fromisoformat_rejects(text: str) -> N
     from yamori.store.columns import _fast_epoch_us, epoch_us
 
     assert _fast_epoch_us(text) == epoch_us(text) is None
+
+
+def test_compaction_and_retention_from_the_command_line_wait_for_no_running_pipeline(tmp_path: Path) -> None:
+    import fcntl
+    import subprocess
+    import sys
+
+    root = tmp_path / "store"
+    EventStore(root).write_batch([stored(1, sshd_event(1))], [], 1, 1)
+    command = [sys.executable, "-m", "yamori.cli.main", "store", "compact", "--store", str(root)]
+    with (root / layout.pipeline_lock_name(0)).open("a") as running:  # what a running pipeline holds
+        fcntl.flock(running, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        busy = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        assert busy.returncode == 1 and "yamori serve is writing" in busy.stderr
+        retention = subprocess.run([*command[:-3], "retention", "--max-age", "1d", "--store", str(root)],
+                                   capture_output=True, text=True, timeout=60)
+        assert retention.returncode == 1
+    assert subprocess.run(command, capture_output=True, text=True, timeout=60).returncode == 0

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
@@ -90,7 +93,8 @@ def retention(
     except QueryError as exc:
         raise typer.BadParameter(str(exc), param_hint="--max-age") from None
     size = parse_size(max_size) if max_size is not None else None
-    result = apply_retention(store_root(store), max_age_seconds=age, max_bytes=size)
+    with _exclusive(store_root(store)):
+        result = apply_retention(store_root(store), max_age_seconds=age, max_bytes=size)
     console = Console()
     if output_format is Format.json:
         typer.echo(orjson.dumps({
@@ -119,9 +123,23 @@ def compact(store: StoreOption = None,
     """Merge the small files of every partition now (`yamori serve` also does it as partitions settle)."""
     from yamori.store.compact import compact as compact_store
 
-    result = compact_store(store_root(store), idle_seconds=0)
+    with _exclusive(store_root(store)):
+        result = compact_store(store_root(store), idle_seconds=0)
     _emit(Console(), {"partitions checked": result.partitions_checked, "merges": result.merges,
                       "files merged": result.files_merged, "rows": result.rows,
                       "bytes before": result.bytes_before, "bytes after": result.bytes_after,
                       "seconds": round(result.seconds, 2), "errors": len(result.errors)},
           output_format, "Compaction")
+
+
+@contextlib.contextmanager
+def _exclusive(root: Path) -> Iterator[None]:
+    """The store without a running pipeline, or exit 1 saying why."""
+    from yamori.store.events import StoreBusy, without_pipelines
+
+    try:
+        with without_pipelines(root):
+            yield
+    except StoreBusy as error:
+        typer.echo(f"yamori store: {error}", err=True)
+        raise typer.Exit(1) from None

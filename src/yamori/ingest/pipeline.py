@@ -39,7 +39,7 @@ from yamori.ingest.record import IngestRecord, RecordKind
 from yamori.ingest.wal import WalReader, drop_segments_through, iter_records
 from yamori.ops.metrics import PipelineStats
 from yamori.store.compact import CompactionState
-from yamori.store.layout import read_committed
+from yamori.store.layout import pipeline_lock_name, read_committed
 from yamori.store.model import StoredAlert, StoredEvent
 
 log = logging.getLogger(__name__)
@@ -263,7 +263,7 @@ def run_pipeline(settings: PipelineSettings, stats_out: Connection, stop: Any) -
 @contextlib.contextmanager
 def _store_lock(store_dir: Path, stripe: int, orphaned: Any) -> Iterator[None]:
     """An exclusive lock on the store folder, waited for (a previous pipeline may still be exiting)."""
-    with (store_dir / f".pipeline-{stripe}.lock").open("a") as handle:
+    with (store_dir / pipeline_lock_name(stripe)).open("a") as handle:
         while True:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

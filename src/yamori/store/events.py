@@ -12,9 +12,11 @@ compacts only that stripe's files and commit file, so the processes never touch 
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -189,3 +191,27 @@ def prepare_stripes(root: Path, stripes: int) -> None:
             for stripe in range(stripes):
                 write_durably(root / layout.committed_name(stripe), orjson.dumps({"seq": position}))
     write_durably(path, orjson.dumps({"stripes": stripes}))
+
+
+class StoreBusy(YamoriError):
+    """A pipeline of ``yamori serve`` is writing the store: maintenance from outside must wait."""
+
+
+@contextlib.contextmanager
+def without_pipelines(root: Path) -> Iterator[None]:
+    """Hold every stripe's pipeline lock, so that compaction or retention run from the command line never races
+    a running ``yamori serve`` (which does both itself); a pipeline starting meanwhile waits."""
+    handles = []
+    try:
+        for path in sorted(Path(root).glob(layout.PIPELINE_LOCKS)):
+            handle = path.open("a")
+            handles.append(handle)
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise StoreBusy(f"yamori serve is writing {root} (it compacts and applies retention itself); "
+                                "stop it first") from None
+        yield
+    finally:
+        for handle in handles:
+            handle.close()

@@ -101,6 +101,14 @@ def stripe_of_temp(name: str) -> int:
     return int(match.group(1)) if match else 0
 
 
+PIPELINE_LOCKS = ".pipeline-*.lock"
+
+
+def pipeline_lock_name(stripe: int = 0) -> str:
+    """The lock a pipeline holds on the store for its stripe while it runs (``flock``)."""
+    return f".pipeline-{stripe}.lock"
+
+
 def committed_name(stripe: int = 0) -> str:
     return COMMITTED if stripe == 0 else f"committed-s{stripe}.json"
 
