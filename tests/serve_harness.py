@@ -132,7 +132,7 @@ def wait_ready(server: RunningServer, timeout: float = 60.0) -> None:
         try:
             if httpx.get(f"{server.url}/healthz", timeout=2).status_code != 200:
                 return False
-            return server.status()["pipeline_alive"] and server.status()["log"]["committed_seq"] >= -1
+            return bool(server.status()["pipeline_alive"])
         except httpx.HTTPError:
             return False
     server.wait_until(ready, timeout, "the server to answer /healthz")

@@ -181,6 +181,12 @@ def _api(table: dict[str, Any], base: Path) -> ApiConfig:
     return api
 
 
+def split_listen(listen: str) -> tuple[str, int]:
+    """``host:port`` (``[::1]:port`` for IPv6; an empty host is loopback) of a ``listen`` setting."""
+    host, _, port = listen.rpartition(":")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
 def _default_tokens() -> list[TokenConfig]:
     return [TokenConfig(name, role, env) for name, role, env in DEFAULT_TOKENS]  # type: ignore[arg-type]
 

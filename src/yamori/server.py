@@ -29,7 +29,7 @@ import uvicorn
 from yamori.api.app import ServerState, create_app
 from yamori.api.audit import AuditLog
 from yamori.api.auth import Authenticator
-from yamori.config import ConfigError, ServeConfig
+from yamori.config import ConfigError, ServeConfig, split_listen
 from yamori.exceptions import YamoriError
 from yamori.ingest.pipeline import PipelineSettings, run_pipeline
 from yamori.ingest.sink import IngestSink, Limits
@@ -114,11 +114,6 @@ class PipelineProcess:
                 self.on_stats(receiver.recv())
         if self._thread is not None:
             self._thread.join(2)
-
-
-def _split_listen(listen: str) -> tuple[str, int]:
-    host, _, port = listen.rpartition(":")
-    return host.strip("[]") or "127.0.0.1", int(port)
 
 
 class Server:
@@ -214,7 +209,7 @@ class Server:
             await item.start()
         self.state.inputs = [{"name": config.api.hec_input, "kind": "HEC"},
                              *({"name": item.name, "kind": type(item).__name__} for item in self.inputs)]
-        host, port = _split_listen(config.api.listen)
+        host, port = split_listen(config.api.listen)
         ssl_options = self._web_tls
         uvicorn_config = uvicorn.Config(create_app(self.state), host=host, port=port, log_level="warning",
                                         access_log=False, lifespan="off", timeout_keep_alive=30, **ssl_options)

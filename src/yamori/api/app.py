@@ -13,10 +13,11 @@ Read: ``GET /api/v1/search``, ``GET /api/v1/alerts``, ``GET /api/v1/status``, ``
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,7 +121,7 @@ def create_app(state: ServerState) -> FastAPI:
 
     async def body_of(request: Request, held: list[int]) -> bytes:
         """The request body, bounded per request (413) and, across requests, by the in-memory budget (503);
-        ``held`` counts what this request holds, for the handler to give back."""
+        ``held`` counts what this request holds, for :func:`held_body` to give back."""
         limit = state.config.api.max_body_bytes
         chunks = []
         size = 0
@@ -142,6 +143,15 @@ def create_app(state: ServerState) -> FastAPI:
             hold(held, len(body))
         return body
 
+    @contextlib.asynccontextmanager
+    async def held_body(request: Request) -> AsyncIterator[bytes]:
+        """The request body, given back to the budget once the request is done with it."""
+        held = [0]
+        try:
+            yield await body_of(request, held)
+        finally:
+            budget.give(held[0])
+
     def hold(held: list[int], size: int) -> None:
         if not budget.take(size):
             state.input_metrics.pushback.labels("http").inc()
@@ -160,41 +170,22 @@ def create_app(state: ServerState) -> FastAPI:
         return {key: value for key in ("host", "source", "sourcetype", "index")
                 if (value := request.query_params.get(key))}
 
-    async def hec_event(request: Request, who: Principal = ingest) -> JSONResponse:
-        held = [0]
-        try:
-            return await hec_event_body(request, held)
-        finally:
-            budget.give(held[0])
-
-    async def hec_event_body(request: Request, held: list[int]) -> JSONResponse:
-        body = await body_of(request, held)
-        if not body.strip():
-            return _hec_answer(400, "No data", 5)
-        if body.lstrip()[:1] != b"{":
-            return _hec_answer(400, "Invalid data format", 6)
-        input_name = state.config.api.hec_input
-        record = IngestRecord(input_name, RecordKind.HEC_EVENT, body, time.time_ns(), _client(request),
-                              hec_meta(request))
-        await accept([record], input_name, 503)
+    async def hec(request: Request, kind: RecordKind) -> JSONResponse:
+        async with held_body(request) as body:
+            if not body.strip():
+                return _hec_answer(400, "No data", 5)
+            if kind is RecordKind.HEC_EVENT and body.lstrip()[:1] != b"{":
+                return _hec_answer(400, "Invalid data format", 6)
+            input_name = state.config.api.hec_input
+            record = IngestRecord(input_name, kind, body, time.time_ns(), _client(request), hec_meta(request))
+            await accept([record], input_name, 503)
         return _hec_answer(200, "Success", 0)
+
+    async def hec_event(request: Request, who: Principal = ingest) -> JSONResponse:
+        return await hec(request, RecordKind.HEC_EVENT)
 
     async def hec_raw(request: Request, who: Principal = ingest) -> JSONResponse:
-        held = [0]
-        try:
-            return await hec_raw_body(request, held)
-        finally:
-            budget.give(held[0])
-
-    async def hec_raw_body(request: Request, held: list[int]) -> JSONResponse:
-        body = await body_of(request, held)
-        if not body.strip():
-            return _hec_answer(400, "No data", 5)
-        input_name = state.config.api.hec_input
-        record = IngestRecord(input_name, RecordKind.HEC_RAW, body, time.time_ns(), _client(request),
-                              hec_meta(request))
-        await accept([record], input_name, 503)
-        return _hec_answer(200, "Success", 0)
+        return await hec(request, RecordKind.HEC_RAW)
 
     for path in ("/services/collector", "/services/collector/event", "/services/collector/event/1.0"):
         app.post(path)(hec_event)
@@ -216,15 +207,11 @@ def create_app(state: ServerState) -> FastAPI:
         if not _INPUT_NAME.fullmatch(input) or input in reserved:
             raise HTTPException(400, detail="input: letters, digits, '.', '_' or '-' (at most 64), and not the "
                                            "name of a configured input")
-        held = [0]
-        try:
-            body = await body_of(request, held)
+        async with held_body(request) as body:
             if not body.strip():
                 raise HTTPException(400, detail="empty body")
             record = IngestRecord(input, RecordKind.JSON, body, time.time_ns(), _client(request), {})
             seq = await accept([record], input, 429)
-        finally:
-            budget.give(held[0])
         return JSONResponse({"accepted": True, "seq": seq})
 
     @app.get("/api/v1/status")

@@ -15,7 +15,7 @@ import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
-from yamori.config import ConfigError, ServeConfig
+from yamori.config import ConfigError, ServeConfig, split_listen
 from yamori.ingest.sink import IngestSink
 from yamori.ops.metrics import InputMetrics
 from yamori.secrets import secret_file_path
@@ -57,8 +57,7 @@ def _syslog(table: dict[str, Any], position: int, sink: IngestSink) -> AnyInput:
     name = str(table.pop("name", f"syslog-{protocol}-{position}"))
     listen = table.pop("listen", None)
     if listen is not None:
-        host, _, port = str(listen).rpartition(":")
-        table["host"], table["port"] = host.strip("[]") or "127.0.0.1", int(port)
+        table["host"], table["port"] = split_listen(str(listen))
     tls_given = [key for key in ("cert", "ca", "require_client_cert", "key_env", "key_password_env") if key in table]
     if tls_given and protocol != "tls":
         raise ConfigError(f"{prefix}{', '.join(tls_given)}: TLS settings need protocol = \"tls\"")
