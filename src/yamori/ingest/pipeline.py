@@ -39,8 +39,10 @@ from yamori.ingest.record import IngestRecord, RecordKind
 from yamori.ingest.wal import WalReader, drop_segments_through, iter_records
 from yamori.ops.metrics import PipelineStats
 from yamori.store.compact import CompactionState
+from yamori.store.events import EventStore
 from yamori.store.layout import pipeline_lock_name, read_committed
 from yamori.store.model import StoredAlert, StoredEvent
+from yamori.store.stats import store_size
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +81,6 @@ class Pipeline:
     """One pipeline over one log and one store; ``step()`` does one poll's worth of work."""
 
     def __init__(self, settings: PipelineSettings, engine: Engine) -> None:
-        from yamori.store.events import EventStore  # the store pulls in DuckDB and pyarrow: only where used
-
         self.settings = settings
         self.engine = engine
         self.store = EventStore(settings.store_dir, settings.stripe)
@@ -94,8 +94,6 @@ class Pipeline:
         self._last_maintenance = time.monotonic()
         self._compaction = CompactionState()
         self._remove_stored_spool_files()
-        from yamori.store.stats import store_size
-
         self.stats.store_bytes = store_size(settings.store_dir)
 
     def _remove_stored_spool_files(self) -> None:
@@ -196,8 +194,6 @@ class Pipeline:
         if not force and now - self._last_maintenance < self.settings.maintenance_seconds:
             return
         self._last_maintenance = now
-        from yamori.store.stats import store_size
-
         settings = self.settings
         # a log segment goes once every stripe is past it
         consumed = min(read_committed(settings.store_dir, stripe) for stripe in range(settings.stripes))
