@@ -16,6 +16,9 @@ from pathlib import Path
 
 from yamori.alerts.detection import Detection, level_rank
 from yamori.alerts.output import Renderer
+from yamori.correlation.correlator import Observation
+from yamori.correlation.offline import observation
+from yamori.correlation.ruleset import CorrelationSet
 from yamori.engine.matcher import Engine
 from yamori.engine.ruleset import CompiledRuleSet
 from yamori.events import BadRecord, Event
@@ -30,6 +33,8 @@ class HuntOptions:
     workers: int = 0  # 0: one per core
     render: Renderer | None = None
     """Serialize each detection where it is found (in the worker), so that only bytes cross processes."""
+    correlations: CorrelationSet | None = None
+    """Correlation rules: detections of the rules they read become observations (correlated after all files)."""
 
 
 @dataclass(slots=True)
@@ -41,6 +46,7 @@ class FileResult:
     rendered: list[bytes] = field(default_factory=list)
     bad: list[BadRecord] = field(default_factory=list)
     bad_count: int = 0
+    observations: list[Observation] = field(default_factory=list)
     candidates: int = 0
     rule_errors: int = 0
     seconds: float = 0.0
@@ -60,8 +66,8 @@ class HuntSummary:
     by_tactic: Counter[str] = field(default_factory=Counter)
     rule_titles: dict[str, tuple[str, str, str]] = field(default_factory=dict)
 
-    def add(self, result: FileResult) -> None:
-        self.files += 1
+    def add(self, result: FileResult, is_file: bool = True) -> None:
+        self.files += is_file
         self.events += result.events
         self.detections += len(result.detections)
         self.bad_records += result.bad_count
@@ -76,9 +82,11 @@ class HuntSummary:
             self.rule_titles[rule.id] = (rule.title, rule.level, ", ".join(detection.tactics))
 
 
-def make_engine(ruleset: CompiledRuleSet, min_level: str) -> Engine:
+def make_engine(ruleset: CompiledRuleSet, min_level: str, correlations: CorrelationSet | None = None) -> Engine:
+    """An engine running the rules at or above ``min_level``, and every rule a correlation reads."""
     threshold = level_rank(min_level)
-    return Engine(ruleset, enabled=lambda info: level_rank(info.level) >= threshold)
+    read = correlations.routes if correlations is not None else {}
+    return Engine(ruleset, enabled=lambda info: level_rank(info.level) >= threshold or info.id in read)
 
 
 def hunt_file(engine: Engine, path: Path, options: HuntOptions,
@@ -95,6 +103,9 @@ def hunt_items(engine: Engine, name: str, items: Iterable[Event | BadRecord], op
     before = engine.stats.candidates, engine.stats.rule_errors
     infos = engine.infos
     render = options.render
+    correlations = options.correlations
+    routes = correlations.routes if correlations is not None else {}
+    silenced = correlations.silenced if correlations is not None else frozenset()
     pending = 0
     for item in items:
         if isinstance(item, BadRecord):
@@ -104,7 +115,13 @@ def hunt_items(engine: Engine, name: str, items: Iterable[Event | BadRecord], op
             continue
         result.events += 1
         for index in engine.match(item):
-            detection = Detection.of(infos[index], item)
+            info = infos[index]
+            if info.id in routes:
+                assert correlations is not None
+                result.observations.append(observation(correlations, info.id, item, f"{name}#{item.position}"))
+                if info.id in silenced:
+                    continue  # read by correlations only (generate: false): no alert of its own
+            detection = Detection.of(info, item)
             if render is not None:
                 result.rendered.append(render(detection))
                 detection.event = None  # rendered in full above; the summary needs no more

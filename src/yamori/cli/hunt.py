@@ -24,8 +24,11 @@ from rich.table import Table
 
 from yamori import paths as paths_module
 from yamori.alerts.detection import LEVELS, Detection, level_rank
-from yamori.alerts.output import FORMATS
+from yamori.alerts.output import FORMATS, Renderer
 from yamori.cli.options import read_placeholders, rule_paths
+from yamori.correlation.correlator import Observation, correlate
+from yamori.correlation.offline import correlation_set
+from yamori.correlation.ruleset import CorrelationSet
 from yamori.engine.matcher import Engine
 from yamori.engine.ruleset import load_ruleset
 from yamori.events import BadRecord
@@ -109,15 +112,20 @@ def hunt_command(
     if not ruleset.infos:
         console.print("[red]No rule could be loaded.[/red] Try `yamori rules check` on the rule path.")
         raise typer.Exit(EXIT_NO_RULES)
-    problems = [p for p in ruleset.problems if p.kind != "unmapped"]
-    console.print(f"Loaded [bold]{len(ruleset.infos)}[/bold] rules in {load_seconds:.2f} s"
+    correlations = correlation_set(ruleset)
+    problems = [p for p in ruleset.problems + correlations.problems if p.kind != "unmapped"]
+    console.print(f"Loaded [bold]{len(ruleset.infos)}[/bold] rules"
+                  + (f" and {len(correlations.correlations)} correlation rules" if correlations else "")
+                  + f" in {load_seconds:.2f} s"
                   f"{' (cached)' if ruleset.from_cache else ''}"
                   + (f"; {len(problems)} not evaluable (see `yamori rules check`)" if problems else ""))
-    engine = make_engine(ruleset, min_level.value)
+    engine = make_engine(ruleset, min_level.value, correlations)
     file_format = output_format.value if output_format is not OutputFormat.table else "jsonl"
     header, renderer = FORMATS[file_format]
     writes = output is not None or output_format is not OutputFormat.table
-    options = HuntOptions(workers=workers, render=renderer if writes else None)
+    options = HuntOptions(workers=workers, render=renderer if writes else None,
+                          correlations=correlations if correlations else None)
+    observations: list[Observation] = []
     summary = HuntSummary()
     shown: list[Detection] = []
     bad_shown: list[BadRecord] = []
@@ -138,8 +146,14 @@ def hunt_command(
             results = _store_results(root, engine, options, start, end, query, advance) if store \
                 else iter_results(paths or [], engine, options, advance)
             for result in results:
+                observations.extend(result.observations)
+                result.observations = []
                 summary.add(result)
                 _emit(result, sink, dead, shown, bad_shown)
+            if observations:
+                correlated = _correlated(correlations, observations, min_level.value, renderer if writes else None)
+                summary.add(correlated, is_file=False)
+                _emit(correlated, sink, dead, shown, bad_shown)
     summary.seconds = time.perf_counter() - hunt_started
     if output_format is OutputFormat.table:
         _print_timeline(console, shown, summary.detections)
@@ -148,6 +162,21 @@ def hunt_command(
         raise typer.Exit(EXIT_BAD_INPUT)
     if fail_on_detection and summary.detections:
         raise typer.Exit(EXIT_DETECTIONS)
+
+
+def _correlated(correlations: CorrelationSet, observations: list[Observation], min_level: str,
+                render: Renderer | None) -> FileResult:
+    """The correlation alerts of the whole hunt: every file's observations, in event-time order."""
+    result = FileResult("correlation")
+    threshold = level_rank(min_level)
+    for alert in correlate(correlations, observations):
+        detection = alert.detection()
+        if level_rank(detection.rule.level) < threshold:
+            continue
+        if render is not None:
+            result.rendered.append(render(detection))
+        result.detections.append(detection)
+    return result
 
 
 def _store_results(root: Path, engine: Engine, options: HuntOptions, start: str | None, end: str | None,

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from yamori import __version__
+from yamori.correlation.model import CorrelationRule
 from yamori.engine.compiler import CompiledModule, compile_rules
 from yamori.engine.prefilter import literal_alternatives
 from yamori.paths import cache_dir
@@ -28,7 +29,7 @@ def _code_fingerprint() -> str:
     """A hash of the code that converts and compiles rules: a cache made by other code is never reused."""
     digest = hashlib.blake2b(__version__.encode(), digest_size=8)
     root = Path(__file__).resolve().parent.parent
-    for package in ("rules", "engine"):
+    for package in ("rules", "engine", "correlation"):
         for source in sorted((root / package).glob("*.py")):
             digest.update(source.read_bytes())
     return digest.hexdigest()
@@ -44,6 +45,7 @@ class CompiledRuleSet:
     problems: list[RuleProblem] = field(default_factory=list)
     files: int = 0
     from_cache: bool = False
+    correlations: list[CorrelationRule] = field(default_factory=list)
 
 
 def build_ruleset(loaded: LoadedRules) -> CompiledRuleSet:
@@ -59,6 +61,7 @@ def build_ruleset(loaded: LoadedRules) -> CompiledRuleSet:
         literals=list(literal_ids),
         rule_literals=rule_literals,
         problems=list(loaded.problems),
+        correlations=list(loaded.correlations),
         files=loaded.files,
     )
 

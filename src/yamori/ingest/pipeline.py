@@ -31,6 +31,9 @@ from typing import Any
 import orjson
 
 from yamori.alerts.detection import Detection
+from yamori.correlation.correlator import CorrelationAlert, Correlator, event_seconds
+from yamori.correlation.offline import observation
+from yamori.correlation.ruleset import build_correlation_set
 from yamori.engine.matcher import Engine
 from yamori.events import BadRecord
 from yamori.ingest.decode import RecordDecoder
@@ -64,6 +67,10 @@ class PipelineSettings:
     stripe: int = 0
     """This pipeline's share of the log: the records whose seq modulo ``stripes`` is ``stripe``."""
     stripes: int = 1
+    correlation_lateness: float = 5.0
+    """Seconds of event time an observation may arrive late and still be correlated in order."""
+    correlation_max_groups: int = 1_000_000
+    """Per correlation rule: beyond this many open groups the oldest is evicted."""
 
 
 @dataclass(slots=True)
@@ -83,6 +90,16 @@ class Pipeline:
     def __init__(self, settings: PipelineSettings, engine: Engine) -> None:
         self.settings = settings
         self.engine = engine
+        self.correlations = build_correlation_set(engine.infos, engine.ruleset.correlations)
+        if self.correlations and settings.stripes > 1:
+            # a group's detections would be spread over the stripes: no stripe could count them all
+            log.error("correlation rules need [pipeline] workers = 1: %d correlation rules not run",
+                      len(self.correlations.correlations))
+            self.correlations = build_correlation_set(engine.infos, [])
+        self.correlator = Correlator(self.correlations, settings.correlation_lateness,
+                                     settings.correlation_max_groups) if self.correlations else None
+        self._clock_alerts: list[CorrelationAlert] = []
+        """Correlation alerts decided by the clock (``tick``): stored with the next record taken."""
         self.store = EventStore(settings.store_dir, settings.stripe)
         self.committed_seq = self.store.committed_seq()
         self.reader = WalReader(settings.wal_dir, self.committed_seq)
@@ -137,6 +154,11 @@ class Pipeline:
         input_name = record.input
         index = 0
         infos = self.engine.infos
+        correlator = self.correlator
+        received = record.received_ns / 1e9
+        if self._clock_alerts:
+            self._add_correlated(seq, 0, input_name, record.received_ns, self._clock_alerts)
+            self._clock_alerts = []
         for item in self.decoder.events(seq, record):
             if isinstance(item, BadRecord):
                 stats.parse_errors[input_name] = stats.parse_errors.get(input_name, 0) + 1
@@ -149,11 +171,39 @@ class Pipeline:
             stored = StoredEvent(seq, index, input_name, record.received_ns, item)
             index += 1
             batch.events.append(stored)
+            if correlator is None:
+                for rule_index in self.engine.match(item):
+                    batch.alerts.append(StoredAlert(seq, stored.index, input_name, record.received_ns,
+                                                    Detection.of(infos[rule_index], item)))
+                continue
+            moment = event_seconds(item.timestamp, received)
+            correlated = correlator.advance(moment)
             for rule_index in self.engine.match(item):
+                info = infos[rule_index]
+                if info.id in self.correlations.routes:
+                    seen = observation(self.correlations, info.id, item, stored.event_id)
+                    seen.time = moment
+                    correlated += correlator.push(seen)
+                    if info.id in self.correlations.silenced:
+                        continue
                 batch.alerts.append(StoredAlert(seq, stored.index, input_name, record.received_ns,
-                                                Detection.of(infos[rule_index], item)))
+                                                Detection.of(info, item)))
+            if correlated:
+                self._add_correlated(seq, stored.index, input_name, record.received_ns, correlated)
         if record.kind is RecordKind.FILE:
             batch.spooled.append(Path(record.payload.decode("utf-8", "surrogateescape")))
+
+    def _add_correlated(self, seq: int, index: int, input_name: str, received_ns: int,
+                        alerts: list[CorrelationAlert]) -> None:
+        """Correlation alerts go to the store with the record being processed (their ``event_id``); the events
+        they rest on are listed in their ``matched`` column."""
+        for alert in alerts:
+            self.batch.alerts.append(StoredAlert(seq, index, input_name, received_ns, alert.detection()))
+
+    def tick(self) -> None:
+        """While the log is quiet: let the clock close correlation windows (docs/correlation.md)."""
+        if self.correlator is not None:
+            self._clock_alerts.extend(self.correlator.tick())
 
     def flush(self) -> None:
         """Write the batch to the store (atomic, covering its log positions), then account for it."""
@@ -231,7 +281,8 @@ def run_pipeline(settings: PipelineSettings, stats_out: Connection, stop: Any) -
     settings.store_dir.mkdir(parents=True, exist_ok=True)
     with _store_lock(settings.store_dir, settings.stripe, lambda: os.getppid() != parent):
         ruleset = load_ruleset(settings.rule_paths)
-        pipeline = Pipeline(settings, make_engine(ruleset, settings.min_level))
+        correlations = build_correlation_set(ruleset.infos, ruleset.correlations)
+        pipeline = Pipeline(settings, make_engine(ruleset, settings.min_level, correlations))
         log.info("pipeline %d (stripe %d of %d): %d rules, resuming after log record %d", os.getpid(),
                  settings.stripe, settings.stripes, len(ruleset.infos), pipeline.committed_seq)
         stats_out.send(pipeline.stats)
@@ -244,6 +295,7 @@ def run_pipeline(settings: PipelineSettings, stats_out: Connection, stop: Any) -
             if pipeline.step():
                 idle = 0.0
             else:
+                pipeline.tick()
                 idle = min(0.02, idle + 0.002)  # back off when the log is quiet, stay responsive when it is not
                 time.sleep(idle)
             pipeline.maintain()

@@ -106,6 +106,7 @@ def rule_info(rule: SigmaRule, path: str, condition: Node) -> RuleInfo:
         falsepositives=tuple(rule.falsepositives or ()),
         fields=tuple(dict.fromkeys(f for f in referenced_fields(condition) if f is not None)),
         keywords=None in set(referenced_fields(condition)),
+        name=rule.name,
     )
 
 

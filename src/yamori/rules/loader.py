@@ -10,7 +10,7 @@ import hashlib
 import os
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,7 +18,11 @@ from yamori.exceptions import UnsupportedRuleError
 from yamori.rules.model import LoadedRules, Rule, RuleProblem
 
 if TYPE_CHECKING:
+    from sigma.correlations import SigmaCorrelationRule
     from sigma.filters import SigmaFilter
+
+    from yamori.correlation.convert import ExtraThresholds
+    from yamori.correlation.model import CorrelationRule
 
     from yamori.rules.convert import Placeholders
 
@@ -132,6 +136,7 @@ class ParsedFile:
     rules: list[Rule]
     problems: list[RuleProblem]
     has_filters: bool = False
+    correlations: list[CorrelationRule] = field(default_factory=list)
 
 
 def parse_rule_file(file: RuleFile, placeholders: Placeholders | None = None) -> ParsedFile:
@@ -145,20 +150,37 @@ def parse_rule_file(file: RuleFile, placeholders: Placeholders | None = None) ->
     except UnicodeDecodeError as exc:
         parsed.problems.append(RuleProblem(file.label, f"not UTF-8: {exc}"))
         return parsed
+    extra: ExtraThresholds = {}
     try:
-        collection = SigmaCollection.from_yaml(text, collect_errors=True, collect_filters=True)
-    except (SigmaError, ValueError, TypeError, AttributeError) as exc:  # YAML errors surface as SigmaError
-        parsed.problems.append(RuleProblem(file.label, f"cannot parse: {exc}"))
+        if "correlation" in text:
+            import yaml
+
+            from yamori.correlation.convert import split_range_conditions
+
+            documents = list(yaml.safe_load_all(text))
+            extra = split_range_conditions(documents)
+            # references are resolved across every loaded file (yamori.correlation.ruleset), not per file
+            collection = SigmaCollection.from_dicts(documents, collect_errors=True, collect_filters=True,
+                                                    resolve_references=False)
+        else:
+            collection = SigmaCollection.from_yaml(text, collect_errors=True, collect_filters=True,
+                                                   resolve_references=False)
+    except (SigmaError, ValueError, TypeError, AttributeError, UnsupportedRuleError) as exc:
+        parsed.problems.append(RuleProblem(file.label, f"cannot parse: {exc}"))  # YAML errors too
+        return parsed
+    except Exception as exc:  # noqa: BLE001 - a YAML error in a file must never stop the load
+        parsed.problems.append(RuleProblem(file.label, f"cannot parse: {type(exc).__name__}: {exc}"))
         return parsed
     for error in collection.errors:
         parsed.problems.append(RuleProblem(file.label, f"cannot parse: {error}"))
     parsed.has_filters = bool(collection.filters)
     for item in collection.rules:
-        _add_rule(parsed, item, file.label, placeholders)
+        _add_rule(parsed, item, file.label, placeholders, extra)
     return parsed
 
 
-def _add_rule(parsed: ParsedFile, item: object, label: str, placeholders: Placeholders | None) -> None:
+def _add_rule(parsed: ParsedFile, item: object, label: str, placeholders: Placeholders | None,
+              extra: ExtraThresholds | None = None) -> None:
     from sigma.correlations import SigmaCorrelationRule
     from sigma.exceptions import SigmaError
     from sigma.rule import SigmaRule
@@ -166,9 +188,7 @@ def _add_rule(parsed: ParsedFile, item: object, label: str, placeholders: Placeh
     from yamori.rules.convert import convert_rule
 
     if isinstance(item, SigmaCorrelationRule):
-        parsed.problems.append(RuleProblem(
-            label, "correlation rule: not evaluated by single-event detection yet",
-            str(item.id or ""), item.title or "", kind="skipped"))
+        _add_correlation(parsed, item, label, extra)
         return
     if not isinstance(item, SigmaRule):
         return
@@ -185,6 +205,25 @@ def _add_rule(parsed: ParsedFile, item: object, label: str, placeholders: Placeh
             label, f"cannot evaluate: {type(exc).__name__}: {exc}", str(item.id or ""), item.title or ""))
 
 
+def _add_correlation(parsed: ParsedFile, item: SigmaCorrelationRule, label: str,
+                     extra: ExtraThresholds | None) -> None:
+    from sigma.exceptions import SigmaError
+
+    from yamori.correlation.convert import convert_correlation
+
+    if item.errors:
+        parsed.problems.append(RuleProblem(
+            label, "; ".join(str(e) for e in item.errors), str(item.id or ""), item.title or ""))
+        return
+    try:
+        parsed.correlations.append(convert_correlation(item, label, extra))
+    except UnsupportedRuleError as exc:
+        parsed.problems.append(RuleProblem(label, str(exc), str(item.id or ""), item.title or "", "unsupported"))
+    except (SigmaError, ValueError, TypeError, AttributeError, KeyError) as exc:
+        parsed.problems.append(RuleProblem(
+            label, f"cannot evaluate: {type(exc).__name__}: {exc}", str(item.id or ""), item.title or ""))
+
+
 def apply_filters(files: Sequence[RuleFile], results: list[ParsedFile],
                   placeholders: Placeholders | None) -> None:
     """Apply every Sigma meta filter of the set to the rules it names, re-parsing the files involved."""
@@ -195,7 +234,7 @@ def apply_filters(files: Sequence[RuleFile], results: list[ParsedFile],
     for file, result in zip(files, results, strict=True):
         if result.has_filters:
             collection = SigmaCollection.from_yaml(file.content.decode("utf-8"), collect_errors=True,
-                                                   collect_filters=True)
+                                                   collect_filters=True, resolve_references=False)
             filters.extend(collection.filters)
     if not filters:
         return
@@ -204,11 +243,14 @@ def apply_filters(files: Sequence[RuleFile], results: list[ParsedFile],
         if not result.rules:
             continue
         collection = SigmaCollection.from_yaml(file.content.decode("utf-8"), collect_errors=True,
-                                               collect_filters=True)
+                                               collect_filters=True, resolve_references=False)
         rules = [r for r in collection.rules if isinstance(r, SigmaRule) and not r.errors]
+        if not rules:
+            continue
         if not any(f._should_apply_on_rule(r) for f in filters for r in rules):
             continue
-        fresh = ParsedFile([], [p for p in result.problems], result.has_filters)
+        fresh = ParsedFile([], list(result.problems), result.has_filters,
+                           list(result.correlations))
         for rule in rules:
             for sigma_filter in filters:
                 rule = sigma_filter.apply_on_rule(rule)  # type: ignore[assignment]
@@ -233,4 +275,5 @@ def load_rule_files(files: Sequence[RuleFile], placeholders: Placeholders | None
     for result in results:
         loaded.rules.extend(result.rules)
         loaded.problems.extend(result.problems)
+        loaded.correlations.extend(result.correlations)
     return loaded, fresh

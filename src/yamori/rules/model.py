@@ -7,7 +7,10 @@ The tree is what pySigma's parsed condition becomes once modifiers are applied a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from yamori.correlation.model import CorrelationRule
 
 StrKind = Literal["eq", "prefix", "suffix", "contains", "glob", "any"]
 
@@ -117,6 +120,8 @@ class RuleInfo:
     fields: tuple[str, ...] = ()
     keywords: bool = False
     """The rule has field-less (keyword) items, which search every field."""
+    name: str | None = None
+    """The rule's Sigma ``name``, by which correlation rules may refer to it."""
 
     def __reduce__(self) -> tuple[type[RuleInfo], tuple[object, ...]]:
         # positional arguments: twice as fast to unpickle as the dataclass's per-field state (warm start)
@@ -145,5 +150,6 @@ class RuleProblem:
 @dataclass(slots=True)
 class LoadedRules:
     rules: list[Rule] = field(default_factory=list)
+    correlations: list[CorrelationRule] = field(default_factory=list)
     problems: list[RuleProblem] = field(default_factory=list)
     files: int = 0

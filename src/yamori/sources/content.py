@@ -28,6 +28,7 @@ from yamori.events import UNKNOWN_LOGSOURCE, BadRecord, Event
 from yamori.parsers.base import Malformed, ParseContext, Parsed, Parser, RecordParser, TextParser
 from yamori.parsers.generic import flatten_json
 from yamori.parsers.registry import document_parsers, record_parsers, text_parsers, to_event
+from yamori.parsers.timestamps import from_epoch, parse_iso, utc_iso
 from yamori.sources.evtx import EVTX_MAGIC, read_evtx
 from yamori.sources.jsonfile import MAX_RECORD_BYTES, iter_json_records, sniff_json_layout
 from yamori.sources.replay import rewindable
@@ -203,6 +204,23 @@ class RecordChooser:
         return None
 
 
+GENERIC_TIME_KEYS = ("@timestamp", "timestamp", "time", "eventTime", "event_time", "datetime", "date", "ts")
+
+
+def generic_time(record: dict[str, Any]) -> str | None:
+    """The event time of a JSON record no parser knows: the first usual time key holding an ISO 8601 time or
+    seconds since 1970 (milliseconds when too large for seconds)."""
+    for key in GENERIC_TIME_KEYS:
+        value = record.get(key)
+        if isinstance(value, str):
+            moment = parse_iso(value)
+            if moment is not None:
+                return utc_iso(moment)
+        elif isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+            return from_epoch(value / 1000 if value > 1e11 else value)
+    return None
+
+
 def record_events(record: dict[str, Any], context: ParseContext, position: str,
                   chooser: RecordChooser | None = None) -> Iterator[Event | BadRecord]:
     """The events of one JSON record: its parser's, or the record flattened generically when no parser knows it."""
@@ -212,7 +230,7 @@ def record_events(record: dict[str, Any], context: ParseContext, position: str,
             fields = flatten_json(record)
             fields.setdefault("event.module", "json")
             fields.setdefault("event.dataset", "json")
-            yield Event(fields, UNKNOWN_LOGSOURCE, context.source, position, None, record, "json")
+            yield Event(fields, UNKNOWN_LOGSOURCE, context.source, position, generic_time(record), record, "json")
             return
         for parsed in parser.parse(record, context):
             if isinstance(parsed, BadRecord):  # one broken part of a record holding many: position record/part

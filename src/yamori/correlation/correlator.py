@@ -1,0 +1,326 @@
+"""The correlator: detections in, correlation alerts out, with bounded state, in event-time order.
+
+Observations (the detections of rules that correlations read) pass a reorder buffer: they are released in
+(event time, arrival) order once the watermark — the newest event time seen, minus the allowed lateness — has
+passed them. Anything older than the released frontier is late: counted and left out. The same observation
+(rule and event) twice is a duplicate: counted and left out. Each (correlation, group) keeps one window; groups
+whose window has expired are dropped, and beyond ``max_groups`` per correlation the oldest group is evicted
+(counted). ``yamori hunt`` feeds observations sorted by time and calls ``finish()``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import itertools
+import math
+import time as wallclock
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from yamori.alerts.detection import HOST_FIELDS, Detection
+from yamori.correlation.ruleset import CorrelationSet, ResolvedCorrelation
+from yamori.correlation.windows import Item, Window, contributing, satisfied
+
+
+@dataclass(slots=True)
+class Observation:
+    """One detection of a rule that correlations read, with only the fields they need."""
+
+    rule_id: str
+    time: float
+    """Event time, seconds since the epoch."""
+    ref: str
+    """The event it rests on: a stored event id, ``file#record``, or a correlation alert id."""
+    fields: dict[str, Any]
+    order: int = 0
+    identity: str = ""
+    """What makes two observations the same event (a fingerprint of the record); ``ref`` when empty."""
+
+
+@dataclass(slots=True)
+class CorrelationAlert:
+    correlation: ResolvedCorrelation
+    group: dict[str, Any]
+    first_time: float
+    last_time: float
+    events: list[str]
+    """Every contributing event, oldest first."""
+    rules: list[str]
+    """The id of the rule each contributing event matched (parallel to ``events``)."""
+    value: float
+    """What the condition was compared with (count, distinct values, sum, ... ; temporal: rules present)."""
+
+    @property
+    def alert_id(self) -> str:
+        digest = hashlib.blake2b(repr((sorted(self.group.items()), self.events[0], self.events[-1])).encode(),
+                                 digest_size=8).hexdigest()
+        return f"{self.correlation.id}:{digest}"
+
+    @property
+    def timestamp(self) -> str:
+        return iso_time(self.last_time)
+
+    def detection(self) -> Detection:
+        """The alert as a Detection (the shape every output and the store take): the group and the measured
+        value are its matched fields, the whole summary its event."""
+        matched: dict[str, Any] = dict(self.group)
+        matched["correlation"] = self.summary()
+        computer = next((str(self.group[name]) for name in HOST_FIELDS if self.group.get(name)), None)
+        return Detection(self.correlation.rule.info, self.timestamp, computer, "correlation", self.alert_id,
+                         matched, {"correlation": self.summary()})
+
+    def summary(self) -> dict[str, Any]:
+        rule = self.correlation.rule
+        value: float | int = int(self.value) if self.value.is_integer() else self.value
+        return {"type": rule.type, "group": self.group, "value": value, "field": rule.field,
+                "timespan": rule.timespan, "first": iso_time(self.first_time), "last": iso_time(self.last_time),
+                "events": self.events, "rules": self.rules, "alert_id": self.alert_id}
+
+
+@dataclass(slots=True)
+class CorrelatorStats:
+    observations: int = 0
+    late: int = 0
+    duplicates: int = 0
+    ungrouped: int = 0
+    """Observations missing a group-by field: left out (docs/correlation.md)."""
+    evicted: int = 0
+    alerts: int = 0
+    groups: int = 0
+
+
+def iso_time(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
+
+
+def event_seconds(timestamp: str | None, fallback: float) -> float:
+    """Seconds since the epoch of an ISO 8601 event time; ``fallback`` when absent or unreadable."""
+    if not timestamp:
+        return fallback
+    try:
+        moment = datetime.fromisoformat(timestamp)
+    except ValueError:
+        return fallback
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+@dataclass(slots=True)
+class _Group:
+    window: Window
+    key: tuple[str, ...]
+    deadline: float = math.inf
+
+
+class Correlator:
+    def __init__(self, correlations: CorrelationSet, lateness: float = 0.0, max_groups: int = 1_000_000) -> None:
+        self.set = correlations
+        self.lateness = lateness
+        self.max_groups = max_groups
+        self.stats = CorrelatorStats()
+        self._groups: list[dict[tuple[str, ...], _Group]] = [{} for _ in correlations.correlations]
+        self._deadlines: list[tuple[float, int, int, tuple[str, ...]]] = []  # (deadline, tie, correlation, key)
+        self._pending: list[tuple[float, int, Observation]] = []
+        self._seen: dict[tuple[str, str], float] = {}
+        self._seen_order: list[tuple[float, str, str]] = []
+        self._tie = itertools.count()
+        self._order = itertools.count()
+        self.newest = -math.inf
+        """The newest event time seen."""
+        self._newest_wall = wallclock.monotonic()
+        self.frontier = -math.inf
+        """Everything at or before this time has been released; older observations are late."""
+        self._out: list[CorrelationAlert] = []
+
+    # --- input -----------------------------------------------------------------------------------------------
+    def wants(self, rule_id: str) -> bool:
+        return rule_id in self.set.routes
+
+    def push(self, observation: Observation) -> list[CorrelationAlert]:
+        """Take one observation; returns the alerts that became due (possibly from earlier observations)."""
+        stats = self.stats
+        stats.observations += 1
+        if observation.time < self.frontier:
+            stats.late += 1
+            return self._drain()
+        identity = observation.identity or observation.ref
+        key = (observation.rule_id, identity)
+        if key in self._seen:
+            stats.duplicates += 1
+            return self._drain()
+        self._seen[key] = observation.time
+        heapq.heappush(self._seen_order, (observation.time, observation.rule_id, identity))
+        if not observation.order:
+            observation.order = next(self._order)
+        heapq.heappush(self._pending, (observation.time, observation.order, observation))
+        self._advance(observation.time)
+        return self._drain()
+
+    def advance(self, event_time: float) -> list[CorrelationAlert]:
+        """Note that an event of this time arrived (any event, correlated or not): moves the watermark."""
+        self._advance(event_time)
+        return self._drain()
+
+    def _advance(self, event_time: float) -> None:
+        if event_time > self.newest:
+            self.newest = event_time
+            self._newest_wall = wallclock.monotonic()
+            self._release(self.newest - self.lateness)
+
+    def tick(self) -> list[CorrelationAlert]:
+        """Let wall-clock time move the watermark while no newer event arrives (a quiet source must not hold
+        alerts back forever): event time is taken to advance as the wall clock does since the newest event."""
+        if self.newest == -math.inf:
+            return []
+        idle = wallclock.monotonic() - self._newest_wall
+        self._release(self.newest + idle - self.lateness)
+        return self._drain()
+
+    def finish(self) -> list[CorrelationAlert]:
+        """End of input (a hunt): release everything and judge every open window."""
+        self._release(math.inf)
+        for index, groups in enumerate(self._groups):
+            correlation = self.set.correlations[index]
+            for group in list(groups.values()):
+                if not correlation.rule.eager:
+                    self._close(index, group)
+            groups.clear()
+        self.stats.groups = 0
+        out = self._drain()
+        out.sort(key=lambda alert: (alert.last_time, alert.alert_id))
+        return out
+
+    # --- evaluation ------------------------------------------------------------------------------------------
+    def _release(self, frontier: float) -> None:
+        if frontier <= self.frontier:
+            return
+        pending = self._pending
+        while pending and pending[0][0] <= frontier:
+            _, _, observation = heapq.heappop(pending)
+            self._expire(observation.time)
+            self._route(observation)
+        self.frontier = frontier
+        self._expire(frontier)
+        self._forget_seen(frontier)
+
+    def _forget_seen(self, frontier: float) -> None:
+        horizon = frontier - self.lateness  # duplicates older than this are late anyway
+        order = self._seen_order
+        while order and order[0][0] < horizon:
+            _, rule_id, ref = heapq.heappop(order)
+            self._seen.pop((rule_id, ref), None)
+
+    def _route(self, observation: Observation) -> None:
+        for index, position in self.set.routes.get(observation.rule_id, ()):
+            self._observe(index, position, observation)
+
+    def _observe(self, index: int, position: int, observation: Observation) -> None:
+        correlation = self.set.correlations[index]
+        fields = observation.fields
+        key: list[str] = []
+        for name in correlation.group_fields[observation.rule_id]:
+            value = fields.get(name)
+            if value is None or value == "":
+                self.stats.ungrouped += 1
+                return
+            key.append(value if isinstance(value, str) else _text(value))
+        group_key = tuple(key)
+        groups = self._groups[index]
+        group = groups.get(group_key)
+        rule = correlation.rule
+        value = fields.get(rule.field) if rule.field else None
+        item = Item(observation.time, observation.order, observation.ref, position, value)
+        if group is None:
+            group = groups[group_key] = _Group(Window(), group_key)
+            self.stats.groups += 1
+            if len(groups) > self.max_groups:
+                self._evict(index)
+        elif not rule.eager and observation.time > group.window.opened + rule.timespan:
+            self._close(index, group)  # a fixed window is complete once a later observation is past its end
+            group = groups[group_key] = _Group(Window(), group_key)
+            self.stats.groups += 1
+        window = group.window
+        window.add(item)
+        if rule.eager:
+            window.slide(rule.timespan)
+            ok, measured = satisfied(correlation, window.items)
+            if ok:
+                self._fire(correlation, group, contributing(correlation, window.items), measured)
+                del groups[group_key]
+                self.stats.groups -= 1
+                return
+            deadline = window.last + rule.timespan
+        else:
+            deadline = window.opened + rule.timespan
+        if deadline != group.deadline:
+            group.deadline = deadline
+            heapq.heappush(self._deadlines, (deadline, next(self._tie), index, group_key))
+
+    def _expire(self, now: float) -> None:
+        """Drop eager windows nothing can still complete, and judge fixed windows that ended before ``now``."""
+        deadlines = self._deadlines
+        while deadlines and deadlines[0][0] < now:
+            deadline, _, index, key = heapq.heappop(deadlines)
+            group = self._groups[index].get(key)
+            if group is None or group.deadline != deadline:
+                continue  # stale entry: the group fired, moved on or was dropped
+            if not self.set.correlations[index].rule.eager:
+                self._close(index, group)
+            del self._groups[index][key]
+            self.stats.groups -= 1
+
+    def _evict(self, index: int) -> None:
+        """Drop the oldest group (dicts keep insertion order): its window started first."""
+        groups = self._groups[index]
+        del groups[next(iter(groups))]
+        self.stats.groups -= 1
+        self.stats.evicted += 1
+
+    def _close(self, index: int, group: _Group) -> None:
+        correlation = self.set.correlations[index]
+        items = group.window.items
+        if not items:
+            return
+        ok, measured = satisfied(correlation, items)
+        if ok:
+            self._fire(correlation, group, contributing(correlation, items), measured)
+
+    def _fire(self, correlation: ResolvedCorrelation, group: _Group, items: list[Item], measured: float) -> None:
+        names = correlation.rule.group_by
+        alert = CorrelationAlert(
+            correlation, dict(zip(names, group.key, strict=True)), items[0].time, items[-1].time,
+            [i.ref for i in items], [correlation.sources[i.position] for i in items], measured)
+        self.stats.alerts += 1
+        self._out.append(alert)
+        if correlation.id in self.set.routes:  # a correlation of correlations reads this one's alerts
+            fields: dict[str, Any] = dict(alert.group)
+            if correlation.rule.field:
+                fields[correlation.rule.field] = measured
+            self._route(Observation(correlation.id, alert.last_time, alert.alert_id, fields, next(self._order)))
+
+    def _drain(self) -> list[CorrelationAlert]:
+        out, self._out = self._out, []
+        return out
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def correlate(correlations: CorrelationSet, observations: Iterable[Observation],
+              max_groups: int = 1_000_000) -> list[CorrelationAlert]:
+    """Offline: every observation, in (time, given) order, then the end of input."""
+    correlator = Correlator(correlations, lateness=math.inf, max_groups=max_groups)
+    ordered = sorted(observations, key=lambda o: o.time)
+    for number, observation in enumerate(ordered, 1):
+        observation.order = number
+        correlator.push(observation)
+    return correlator.finish()
