@@ -32,6 +32,7 @@ from yamori.api.auth import Authenticator
 from yamori.config import ConfigError, ServeConfig, split_listen
 from yamori.exceptions import YamoriError
 from yamori.ingest.pipeline import PipelineSettings, run_pipeline
+from yamori.ingest.record import IngestRecord, RecordKind
 from yamori.ingest.sink import IngestSink, Limits
 from yamori.ingest.wal import WalWriter
 from yamori.ops.metrics import InputMetrics, PipelineCollector, PipelineStats, merge_stats
@@ -39,6 +40,7 @@ from yamori.paths import default_rules_dirs
 from yamori.secrets import secret_file_path
 
 log = logging.getLogger("yamori.serve")
+CLOCK_SECONDS = 1.0
 
 
 class Input(Protocol):
@@ -224,7 +226,9 @@ class Server:
                  config.api.listen, ", ".join(item.name for item in self.inputs) or "none", config.data_dir,
                  ", ".join(self.authenticator.names) or "none (every call but /healthz will be refused)")
         stopped = asyncio.create_task(self._stopping.wait())
+        clock = asyncio.create_task(self._clock())
         await asyncio.wait({web_task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        clock.cancel()
         web.should_exit = True
         for item in self.inputs:
             with contextlib.suppress(Exception):
@@ -232,6 +236,16 @@ class Server:
         with contextlib.suppress(Exception):
             await web_task
         await asyncio.get_running_loop().run_in_executor(None, self.close)
+
+    async def _clock(self) -> None:
+        """Append a clock record once a second while the log is quiet and a pipeline waits for time to pass."""
+        while True:
+            await asyncio.sleep(CLOCK_SECONDS)
+            wanted = any(stats is not None and stats.clock_wanted for stats in self._stats)
+            if wanted and time.monotonic() - self.sink.last_append >= CLOCK_SECONDS:
+                with contextlib.suppress(Exception):  # a full disk is reported by the inputs, not here
+                    await self.sink.submit([IngestRecord("clock", RecordKind.CLOCK, b"", time.time_ns())],
+                                           check=False)
 
     def stop(self) -> None:
         self._stopping.set()

@@ -118,3 +118,39 @@ def _expression(node: Any) -> BoolExpr:
     if isinstance(node, CorrelationConditionOR):
         return AnyOf(tuple(_expression(arg) for arg in node.args))
     raise UnsupportedRuleError(f"unknown correlation condition item {type(node).__name__}")
+
+
+def new_terms_rule(info: RuleInfo, spec: Any) -> CorrelationRule:
+    """The ``new_terms`` correlation of a detection rule carrying Yamori's ``new_terms`` attribute::
+
+        new_terms:
+            fields: [TargetUserName, IpAddress]   # the combination that must be new
+            history: 30d                          # new: not seen within this long before
+            learning: 7d                          # from the first event: learn only (default: history)
+    """
+    if not isinstance(spec, dict):
+        raise UnsupportedRuleError("new_terms must be a mapping with fields and history")
+    unknown = set(spec) - {"fields", "history", "learning"}
+    if unknown:
+        raise UnsupportedRuleError(f"new_terms: unknown keys {', '.join(sorted(unknown))}")
+    fields = spec.get("fields")
+    if isinstance(fields, str):
+        fields = [fields]
+    if not isinstance(fields, list) or not fields or not all(isinstance(f, str) and f for f in fields):
+        raise UnsupportedRuleError("new_terms.fields must name one or more fields")
+    history = _seconds(spec.get("history"), "history")
+    learning = _seconds(spec.get("learning", spec.get("history")), "learning")
+    return CorrelationRule(info=info, type="new_terms", rules=(info.id,), group_by=tuple(fields), timespan=history,
+                           thresholds=(), learning=learning)
+
+
+def _seconds(value: Any, name: str) -> float:
+    from sigma.correlations import SigmaCorrelationTimespan
+    from sigma.exceptions import SigmaError
+
+    if not isinstance(value, str):
+        raise UnsupportedRuleError(f"new_terms.{name} must be a duration such as 30d")
+    try:
+        return float(SigmaCorrelationTimespan(value).seconds)
+    except (SigmaError, ValueError) as exc:
+        raise UnsupportedRuleError(f"new_terms.{name}: {exc}") from None

@@ -135,6 +135,9 @@ class Correlator:
         self.frontier = -math.inf
         """Everything at or before this time has been released; older observations are late."""
         self._out: list[CorrelationAlert] = []
+        self._terms: list[dict[tuple[str, ...], float]] = [{} for _ in correlations.correlations]
+        """new_terms: per rule, each combination's last time seen, least recently seen first."""
+        self._learning_from: list[float] = [math.nan for _ in correlations.correlations]
 
     # --- input -----------------------------------------------------------------------------------------------
     def wants(self, rule_id: str) -> bool:
@@ -194,6 +197,17 @@ class Correlator:
         out.sort(key=lambda alert: (alert.last_time, alert.alert_id))
         return out
 
+    def waiting(self) -> bool:
+        """Observations wait for the watermark, or fixed windows for their end: only time will release them."""
+        return bool(self._pending) or any(
+            groups and not self.set.correlations[index].rule.eager for index, groups in enumerate(self._groups))
+
+    def counters(self) -> dict[str, int]:
+        stats = self.stats
+        return {"observations": stats.observations, "late": stats.late, "duplicates": stats.duplicates,
+                "ungrouped": stats.ungrouped, "evicted": stats.evicted, "alerts": stats.alerts,
+                "groups": stats.groups, "pending": len(self._pending)}
+
     # --- evaluation ------------------------------------------------------------------------------------------
     def _release(self, frontier: float) -> None:
         if frontier <= self.frontier:
@@ -229,6 +243,9 @@ class Correlator:
                 return
             key.append(value if isinstance(value, str) else _text(value))
         group_key = tuple(key)
+        if correlation.rule.type == "new_terms":
+            self._new_terms(index, group_key, observation, position)
+            return
         groups = self._groups[index]
         group = groups.get(group_key)
         rule = correlation.rule
@@ -259,6 +276,38 @@ class Correlator:
         if deadline != group.deadline:
             group.deadline = deadline
             heapq.heappush(self._deadlines, (deadline, next(self._tie), index, group_key))
+
+    def _new_terms(self, index: int, key: tuple[str, ...], observation: Observation, position: int) -> None:
+        """Alert when the combination was not seen within ``timespan`` (the history) and learning is over."""
+        rule = self.set.correlations[index].rule
+        terms = self._terms[index]
+        started = self._learning_from[index]
+        if math.isnan(started):
+            started = self._learning_from[index] = observation.time
+        last = terms.pop(key, None)
+        terms[key] = max(observation.time, last) if last is not None else observation.time  # most recent last
+        if len(terms) > self.max_groups:
+            del terms[next(iter(terms))]
+            self.stats.evicted += 1
+        new = last is None or observation.time - last > rule.timespan
+        if new and observation.time - started >= rule.learning:
+            item = Item(observation.time, observation.order, observation.ref, position)
+            self._fire(self.set.correlations[index], _Group(Window(), key), [item], 1.0)
+
+    def baselines(self) -> dict[str, dict[str, object]]:
+        """The new_terms state (learning start and each combination's last time), to save across restarts."""
+        return {c.id: {"learning_from": self._learning_from[i], "terms": [[list(k), t] for k, t in
+                                                                          self._terms[i].items()]}
+                for i, c in enumerate(self.set.correlations) if c.rule.type == "new_terms"}
+
+    def restore_baselines(self, saved: dict[str, dict[str, Any]]) -> None:
+        for index, correlation in enumerate(self.set.correlations):
+            state = saved.get(correlation.id)
+            if correlation.rule.type != "new_terms" or not isinstance(state, dict):
+                continue
+            started = state.get("learning_from")
+            self._learning_from[index] = float(started) if isinstance(started, int | float) else math.nan
+            self._terms[index] = {tuple(str(v) for v in key): float(seen) for key, seen in state.get("terms", [])}
 
     def _expire(self, now: float) -> None:
         """Drop eager windows nothing can still complete, and judge fixed windows that ended before ``now``."""
@@ -296,7 +345,8 @@ class Correlator:
             [i.ref for i in items], [correlation.sources[i.position] for i in items], measured)
         self.stats.alerts += 1
         self._out.append(alert)
-        if correlation.id in self.set.routes:  # a correlation of correlations reads this one's alerts
+        if correlation.rule.type != "new_terms" and correlation.id in self.set.routes:
+            # a correlation of correlations reads this one's alerts
             fields: dict[str, Any] = dict(alert.group)
             if correlation.rule.field:
                 fields[correlation.rule.field] = measured

@@ -10,7 +10,8 @@ from typing import Literal
 from yamori.rules.model import RuleInfo
 
 CorrelationType = Literal["event_count", "value_count", "temporal", "temporal_ordered", "value_sum", "value_avg",
-                          "value_percentile", "value_median"]
+                          "value_percentile", "value_median", "new_terms"]
+"""The Sigma correlation types, and ``new_terms``: Yamori's extension for a value combination not seen before."""
 Op = Literal["gt", "gte", "lt", "lte", "eq", "neq"]
 METRIC_TYPES = ("value_sum", "value_avg", "value_percentile", "value_median")
 _COMPARE: dict[str, Callable[[float, float], bool]] = {
@@ -97,6 +98,8 @@ class CorrelationRule:
     aliases: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
     expression: BoolExpr | None = None
     """An extended temporal condition over rule names (``a and not b``); thresholds are then unused."""
+    learning: float = 0.0
+    """new_terms: seconds of event time, from the first observation, that only learn (no alert)."""
 
     @property
     def eager(self) -> bool:

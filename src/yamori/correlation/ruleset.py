@@ -58,10 +58,12 @@ def build_correlation_set(infos: Sequence[RuleInfo], correlations: Sequence[Corr
     by_id: dict[str, CorrelationRule] = {}
     for correlation in correlations:
         info = correlation.info
-        if info.id in by_id or info.id in base_ids:
+        if info.id in by_id or (info.id in base_ids and correlation.type != "new_terms"):
             result.problems.append(RuleProblem(info.path, f"duplicate correlation id {info.id}", info.id, info.title))
             continue
         by_id[info.id] = correlation
+        if correlation.type == "new_terms":
+            continue  # it reads its own rule (same id) and nothing reads it
         by_key.setdefault(info.id, info.id)
         if info.name:
             by_key.setdefault(info.name, info.id)
@@ -75,10 +77,10 @@ def build_correlation_set(infos: Sequence[RuleInfo], correlations: Sequence[Corr
         state[corr_id] = "visiting"
         correlation = by_id[corr_id]
         for reference in correlation.rules:
-            target = by_key.get(reference)
+            target = reference if correlation.type == "new_terms" else by_key.get(reference)
             if target is None:
                 return _bad(corr_id, f"correlation references unknown rule {reference!r}")
-            if target in by_id:
+            if target in by_id and correlation.type != "new_terms":
                 if state.get(target) == "visiting":
                     return _bad(corr_id, f"correlation chain loops through {reference!r}")
                 if not visit(target):
@@ -100,8 +102,8 @@ def build_correlation_set(infos: Sequence[RuleInfo], correlations: Sequence[Corr
     needed: dict[str, dict[str, None]] = {}
     for corr_id in order:
         rule = by_id[corr_id]
-        sources = tuple(by_key[reference] for reference in rule.rules)
-        names = {by_key[reference]: reference for reference in rule.rules}
+        sources = rule.rules if rule.type == "new_terms" else tuple(by_key[reference] for reference in rule.rules)
+        names = dict(zip(sources, rule.rules, strict=True))
         group_fields = {source: tuple(_group_field(rule, group, names[source]) for group in rule.group_by)
                         for source in sources}
         index = len(result.correlations)

@@ -48,6 +48,8 @@ class RecordDecoder:
         context = ParseContext(record.source or f"<{record.input}>", record.input,
                                datetime.fromtimestamp(record.received_ns / 1e9, UTC))
         kind = record.kind
+        if kind is RecordKind.CLOCK:
+            return
         try:
             if kind is RecordKind.MESSAGE:
                 items = self._message(record, context, str(seq))

@@ -43,6 +43,7 @@ from yamori.ingest.wal import WalReader, drop_segments_through, iter_records
 from yamori.ops.metrics import PipelineStats
 from yamori.store.compact import CompactionState
 from yamori.store.events import EventStore
+from yamori.store.fileio import write_durably
 from yamori.store.layout import pipeline_lock_name, read_committed
 from yamori.store.model import StoredAlert, StoredEvent
 from yamori.store.stats import store_size
@@ -100,6 +101,10 @@ class Pipeline:
                                      settings.correlation_max_groups) if self.correlations else None
         self._clock_alerts: list[CorrelationAlert] = []
         """Correlation alerts decided by the clock (``tick``): stored with the next record taken."""
+        self._baselines_path = settings.store_dir / f"baselines-s{settings.stripe}.json"
+        if self.correlator is not None:
+            with contextlib.suppress(OSError, orjson.JSONDecodeError):
+                self.correlator.restore_baselines(orjson.loads(self._baselines_path.read_bytes()))
         self.store = EventStore(settings.store_dir, settings.stripe)
         self.committed_seq = self.store.committed_seq()
         self.reader = WalReader(settings.wal_dir, self.committed_seq)
@@ -202,8 +207,11 @@ class Pipeline:
 
     def tick(self) -> None:
         """While the log is quiet: let the clock close correlation windows (docs/correlation.md)."""
-        if self.correlator is not None:
-            self._clock_alerts.extend(self.correlator.tick())
+        correlator = self.correlator
+        if correlator is not None:
+            self._clock_alerts.extend(correlator.tick())
+            self.stats.clock_wanted = bool(self._clock_alerts) or correlator.waiting()
+            self.stats.correlation = correlator.counters()
 
     def flush(self) -> None:
         """Write the batch to the store (atomic, covering its log positions), then account for it."""
@@ -227,6 +235,9 @@ class Pipeline:
         elapsed = time.monotonic() - first_time
         stats.events_per_second = (stats.stored - first_count) / elapsed if elapsed > 0 else 0.0
         stats.filtered, stats.sampled_out = self.filter.counters()
+        if self.correlator is not None:
+            stats.correlation = self.correlator.counters()
+            stats.clock_wanted = bool(self._clock_alerts) or self.correlator.waiting()
         self.batch = _Batch()
 
     def _write_dead_letters(self, bad: Sequence[dict[str, Any]]) -> None:
@@ -248,6 +259,7 @@ class Pipeline:
         # a log segment goes once every stripe is past it
         consumed = min(read_committed(settings.store_dir, stripe) for stripe in range(settings.stripes))
         drop_segments_through(settings.wal_dir, consumed)
+        self._save_baselines()
         try:
             self.store.compact(self._compaction)
             retention = settings.retention_max_age_days is not None or settings.retention_max_bytes is not None
@@ -258,8 +270,20 @@ class Pipeline:
         except OSError as error:  # a full disk or a vanished file must not stop ingestion: next round retries
             log.error("store maintenance failed: %s", error)
 
+    def _save_baselines(self) -> None:
+        """new_terms baselines survive a restart (a month of "seen" must not be learnt again)."""
+        if self.correlator is None:
+            return
+        baselines = self.correlator.baselines()
+        if baselines:
+            try:
+                write_durably(self._baselines_path, orjson.dumps(baselines))
+            except OSError as error:
+                log.error("cannot save the new_terms baselines: %s", error)
+
     def close(self) -> None:
         self.flush()
+        self._save_baselines()
         self.reader.close()
 
 

@@ -24,6 +24,9 @@ class RecordKind(enum.StrEnum):
     """A Splunk HEC ``/services/collector/raw`` body: lines; ``meta`` holds the query's host/source/sourcetype."""
     FILE = "file"
     """A file spooled under the data folder (a watched folder's EVTX or JSON): ``payload`` is its path, UTF-8."""
+    CLOCK = "clock"
+    """No events: the server appends one a second while the log is quiet and the pipeline has correlation windows
+    only the clock can close, so that the alerts they make are stored with a log position (exactly once)."""
 
 
 @dataclass(frozen=True, slots=True)

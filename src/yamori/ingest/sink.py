@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from yamori.exceptions import YamoriError
-from yamori.ingest.record import IngestRecord
+from yamori.ingest.record import IngestRecord, RecordKind
 from yamori.ingest.wal import WalWriter
 from yamori.ops.metrics import InputMetrics
 
@@ -47,6 +48,7 @@ class IngestSink:
         self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="wal")
         self._lock = threading.Lock()
         self._appended: deque[tuple[int, int]] = deque()  # (last seq, log bytes appended through it)
+        self.last_append = time.monotonic()
 
     def set_committed(self, seq: int) -> None:
         """The pipeline stored everything through ``seq``."""
@@ -72,6 +74,7 @@ class IngestSink:
                 or self.backlog_bytes() >= limits.max_backlog_bytes)
 
     def _append(self, records: Sequence[IngestRecord]) -> int:
+        self.last_append = time.monotonic()
         seq = self.wal.append(records)
         with self._lock:
             self._appended.append((seq, self.wal.appended_bytes))
@@ -81,6 +84,8 @@ class IngestSink:
         # one labels().inc() per input and batch: per record it cost as much as the rest of a syslog input's work
         counts: dict[str, list[int]] = {}
         for record in records:
+            if record.kind is RecordKind.CLOCK:
+                continue
             tally = counts.get(record.input)
             if tally is None:
                 tally = counts[record.input] = [0, 0]

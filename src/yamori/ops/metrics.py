@@ -58,6 +58,10 @@ class PipelineStats:
     latency_buckets: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     """(rule id, input) -> cumulative counts per LATENCY_BUCKETS bound, then +Inf."""
     latency_sum: dict[tuple[str, str], float] = field(default_factory=dict)
+    correlation: dict[str, int] = field(default_factory=dict)
+    """The correlator's counters: observations, late, duplicates, ungrouped, evicted, alerts, groups."""
+    clock_wanted: bool = False
+    """Correlation windows wait for time to pass: the server appends clock records while the log is quiet."""
 
     def observe_latency(self, rule_id: str, input_name: str, seconds: float) -> None:
         key = (rule_id, input_name)
@@ -122,8 +126,10 @@ def merge_stats(parts: list[PipelineStats]) -> PipelineStats:
     if not parts:
         return merged
     for part in parts:
+        merged.clock_wanted = merged.clock_wanted or part.clock_wanted
         for mine, theirs in ((merged.events_in, part.events_in), (merged.parse_errors, part.parse_errors),
-                             (merged.filtered, part.filtered), (merged.sampled_out, part.sampled_out)):
+                             (merged.filtered, part.filtered), (merged.sampled_out, part.sampled_out),
+                             (merged.correlation, part.correlation)):
             for key, value in theirs.items():
                 mine[key] = mine.get(key, 0) + value
         merged.stored += part.stored

@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 
     from yamori.correlation.convert import ExtraThresholds
     from yamori.correlation.model import CorrelationRule
-
     from yamori.rules.convert import Placeholders
 
 # pySigma (and the converter built on it) is imported where rules are parsed, not at start-up: a warm start
@@ -168,7 +167,7 @@ def parse_rule_file(file: RuleFile, placeholders: Placeholders | None = None) ->
     except (SigmaError, ValueError, TypeError, AttributeError, UnsupportedRuleError) as exc:
         parsed.problems.append(RuleProblem(file.label, f"cannot parse: {exc}"))  # YAML errors too
         return parsed
-    except Exception as exc:  # noqa: BLE001 - a YAML error in a file must never stop the load
+    except Exception as exc:  # a YAML error in one file must never stop the load
         parsed.problems.append(RuleProblem(file.label, f"cannot parse: {type(exc).__name__}: {exc}"))
         return parsed
     for error in collection.errors:
@@ -197,7 +196,13 @@ def _add_rule(parsed: ParsedFile, item: object, label: str, placeholders: Placeh
             label, "; ".join(str(e) for e in item.errors), str(item.id or ""), item.title or ""))
         return
     try:
-        parsed.rules.append(convert_rule(item, label, placeholders))
+        converted = convert_rule(item, label, placeholders)
+        spec = item.custom_attributes.get("new_terms")
+        if spec is not None:
+            from yamori.correlation.convert import new_terms_rule
+
+            parsed.correlations.append(new_terms_rule(converted.info, spec))
+        parsed.rules.append(converted)
     except UnsupportedRuleError as exc:
         parsed.problems.append(RuleProblem(label, str(exc), str(item.id or ""), item.title or "", "unsupported"))
     except (SigmaError, ValueError, TypeError, AttributeError, KeyError, IndexError) as exc:
