@@ -65,6 +65,10 @@ class ServeConfig:
     limits: dict[str, Any] = field(default_factory=dict)
     retention_max_age_days: float | None = None
     retention_max_bytes: int | None = None
+    triage: dict[str, Any] = field(default_factory=dict)
+    """The alert-handling sections (context, noise, risk, incidents, notify, playbooks), as written."""
+    base_dir: Path = field(default_factory=lambda: Path("."))
+    """The configuration file's folder: relative paths in the alert-handling sections are relative to it."""
 
     @property
     def wal_dir(self) -> Path:
@@ -83,6 +87,10 @@ class ServeConfig:
         return self.data_dir / "dead-letter"
 
     @property
+    def triage_dir(self) -> Path:
+        return self.data_dir / "triage"
+
+    @property
     def audit_log(self) -> Path:
         return self.data_dir / "audit.jsonl"
 
@@ -90,7 +98,8 @@ class ServeConfig:
 DEFAULT_SYSLOG = [{"name": "syslog-udp", "protocol": "udp", "listen": "127.0.0.1:5514"},
                   {"name": "syslog-tcp", "protocol": "tcp", "listen": "127.0.0.1:5514"}]
 
-_TOP = {"data_dir", "rules", "api", "inputs", "filters", "pipeline", "limits", "retention"}
+TRIAGE_SECTIONS = ("context", "noise", "risk", "incidents", "notify", "playbooks")
+_TOP = {"data_dir", "rules", "api", "inputs", "filters", "pipeline", "limits", "retention", *TRIAGE_SECTIONS}
 
 
 def load_config(path: Path | None) -> ServeConfig:
@@ -111,6 +120,8 @@ def load_config(path: Path | None) -> ServeConfig:
 def config_from_mapping(document: dict[str, Any], base: Path = Path(".")) -> ServeConfig:
     _no_unknown(document, _TOP, "")
     config = ServeConfig()
+    config.base_dir = base
+    config.triage = {name: document[name] for name in TRIAGE_SECTIONS if name in document}
     if "data_dir" in document:
         config.data_dir = _path(document["data_dir"], base)
     rules = _table(document, "rules")

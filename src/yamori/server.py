@@ -29,6 +29,9 @@ import uvicorn
 from yamori.api.app import ServerState, create_app
 from yamori.api.audit import AuditLog
 from yamori.api.auth import Authenticator
+from yamori.api.incident_routes import build_incident_router
+from yamori.api.noise_routes import build_noise_router
+from yamori.api.triage_routes import build_triage_router
 from yamori.config import ConfigError, ServeConfig, split_listen
 from yamori.exceptions import YamoriError
 from yamori.ingest.pipeline import PipelineSettings, run_pipeline
@@ -38,6 +41,8 @@ from yamori.ingest.wal import WalWriter
 from yamori.ops.metrics import InputMetrics, PipelineCollector, PipelineStats, merge_stats
 from yamori.paths import default_rules_dirs
 from yamori.secrets import secret_file_path
+from yamori.triage.db import database_url
+from yamori.triage.manager import AlertManager
 
 log = logging.getLogger("yamori.serve")
 CLOCK_SECONDS = 1.0
@@ -147,6 +152,8 @@ class Server:
         self._stats: list[PipelineStats | None] = [None] * workers
         self.pipelines = [PipelineProcess(self._pipeline_settings(stripe, workers), self._stats_of(stripe))
                           for stripe in range(workers)]
+        self.alerts = AlertManager(config.triage, config.base_dir, config.triage_dir,
+                                   database_url(config.state_dir))
         self.authenticator = Authenticator.from_config(config.api.tokens)
         self.audit = AuditLog(config.audit_log)
         self.inputs: list[Input] = self._build_inputs()
@@ -157,6 +164,8 @@ class Server:
                                  lambda: self.pipelines[0].pid(),
                                  lambda: sum(pipeline.restarts for pipeline in self.pipelines),
                                  lambda: [pipeline.pid() for pipeline in self.pipelines])
+        self.state.routers = [build_triage_router(self.alerts), build_noise_router(self.alerts.sessions),
+                              build_incident_router(self.alerts.sessions, self.alerts.risk)]
         self._stopping = asyncio.Event()
 
     def _workers(self) -> int:
@@ -172,6 +181,7 @@ class Server:
                                     retention_max_age_days=config.retention_max_age_days,
                                     retention_max_bytes=config.retention_max_bytes)
         settings.stripe, settings.stripes = stripe, stripes
+        settings.triage_dir = config.triage_dir
         for key, value in config.pipeline.items():
             if key == "workers":
                 continue
@@ -205,6 +215,7 @@ class Server:
 
     async def run(self) -> None:
         config = self.config
+        self.alerts.start()
         for pipeline in self.pipelines:
             pipeline.start()
         for item in self.inputs:
@@ -253,5 +264,6 @@ class Server:
     def close(self) -> None:
         for pipeline in self.pipelines:
             pipeline.stop()
+        self.alerts.stop()  # after the pipelines: it handles what they stored last
         self.sink.close()
         self.audit.close()

@@ -50,6 +50,8 @@ class ServerState:
     pipeline_pids: Callable[[], list[int | None]] = lambda: []
     inputs: list[dict[str, Any]] = field(default_factory=list)
     started: float = field(default_factory=time.time)
+    routers: list[Any] = field(default_factory=list)
+    """More routes (alert handling: incidents, exceptions, triaged alerts), each an APIRouter."""
 
 
 class BodyBudget:
@@ -101,6 +103,8 @@ def create_app(state: ServerState) -> FastAPI:
 
     reader = Depends(principal("reader"))
     ingest = Depends(principal("ingest", audited=False))
+    for router in state.routers:
+        app.include_router(router)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> JSONResponse:

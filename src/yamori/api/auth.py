@@ -9,7 +9,10 @@ server with no token set answers 401 everywhere but ``/healthz``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from fastapi import HTTPException, Request
 
 from yamori.config import Role, TokenConfig
 from yamori.secrets import Secret, SecretError, read_secret
@@ -68,3 +71,21 @@ def offered_token(authorization: str | None) -> str | None:
     if scheme.lower() in ("bearer", "splunk") and value.strip():
         return value.strip()
     return None
+
+
+def require(role: Role) -> Callable[[Request], Principal]:
+    """A route dependency admitting tokens that may act as ``role``, with the server's authenticator and audit log
+    (``app.state.yamori``): refusals are audited and answered 401 (unknown token) or 403 (role), as everywhere."""
+    def check(request: Request) -> Principal:
+        state = request.app.state.yamori
+        token = offered_token(request.headers.get("authorization"))
+        found: Principal | None = state.authenticator.identify(token) if token else None
+        if found is None or found.role not in ALLOWED[role]:
+            status = 401 if found is None else 403
+            state.audit.write(found.name if found else None, request, status,
+                              "missing token" if token is None else "refused", found.role if found else None)
+            raise HTTPException(status, detail="a valid token is required" if status == 401
+                                else f"role {role} required")
+        request.state.principal = found
+        return found
+    return check

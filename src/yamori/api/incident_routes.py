@@ -25,8 +25,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session
 
-from yamori.api.auth import ALLOWED, Principal, offered_token
-from yamori.config import Role
+from yamori.api.auth import Principal, require
 from yamori.exceptions import QueryError
 from yamori.store.query import parse_time
 from yamori.triage import incidents, rulestats
@@ -48,23 +47,6 @@ class NoteText(BaseModel):
     text: str
 
 
-def require(role: Role) -> Callable[[Request], Principal]:
-    """A dependency admitting tokens that may act as ``role``, with the server's authenticator and audit log
-    (``app.state.yamori``); refusals are audited and answered as everywhere else (401 unknown, 403 role)."""
-    def check(request: Request) -> Principal:
-        state = request.app.state.yamori
-        token = offered_token(request.headers.get("authorization"))
-        found = state.authenticator.identify(token) if token else None
-        if found is None or found.role not in ALLOWED[role]:
-            status = 401 if found is None else 403
-            state.audit.write(found.name if found else None, request, status,
-                              "missing token" if token is None else "refused", found.role if found else None)
-            raise HTTPException(status, detail="a valid token is required" if status == 401
-                                else f"role {role} required")
-        request.state.principal = found
-        principal: Principal = found
-        return principal
-    return check
 
 
 def _time(text: str, what: str) -> str:

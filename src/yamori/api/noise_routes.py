@@ -26,8 +26,7 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from yamori.api.auth import ALLOWED, Principal, offered_token
-from yamori.config import Role
+from yamori.api.auth import Principal, require
 from yamori.triage.exceptions import (
     NoiseError,
     add_exception,
@@ -49,21 +48,6 @@ JSON_BODY = Body(None)
 """Any JSON body: its shape is checked by the noise functions, which say what is wrong (400), not FastAPI (422)."""
 
 
-def require(role: Role) -> Callable[[Request], Principal]:
-    """A dependency: the caller's principal when its token satisfies ``role``; else 401/403, audited."""
-    def check(request: Request) -> Principal:
-        state = request.app.state.yamori
-        token = offered_token(request.headers.get("authorization"))
-        found: Principal | None = state.authenticator.identify(token) if token else None
-        if found is None or found.role not in ALLOWED[role]:
-            status = 401 if found is None else 403
-            state.audit.write(found.name if found else None, request, status,
-                              "missing token" if token is None else "refused", found.role if found else None)
-            raise HTTPException(status, detail="a valid token is required" if status == 401
-                                else f"role {role} required")
-        request.state.principal = found
-        return found
-    return check
 
 
 def _body(body: Any, allowed: set[str]) -> dict[str, Any]:

@@ -47,6 +47,7 @@ from yamori.store.fileio import write_durably
 from yamori.store.layout import pipeline_lock_name, read_committed
 from yamori.store.model import StoredAlert, StoredEvent
 from yamori.store.stats import store_size
+from yamori.triage.spool import write_spool
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,8 @@ class PipelineSettings:
     stripe: int = 0
     """This pipeline's share of the log: the records whose seq modulo ``stripes`` is ``stripe``."""
     stripes: int = 1
+    triage_dir: Path | None = None
+    """Where each batch's alerts go for the alert manager (``yamori.triage.spool``); None: nowhere."""
     correlation_lateness: float = 5.0
     """Seconds of event time an observation may arrive late and still be correlated in order."""
     correlation_max_groups: int = 1_000_000
@@ -83,6 +86,7 @@ class _Batch:
     started: float = 0.0
     spooled: list[Path] = field(default_factory=list)
     bad: list[dict[str, Any]] = field(default_factory=list)
+    triage: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Pipeline:
@@ -178,8 +182,8 @@ class Pipeline:
             batch.events.append(stored)
             if correlator is None:
                 for rule_index in self.engine.match(item):
-                    batch.alerts.append(StoredAlert(seq, stored.index, input_name, record.received_ns,
-                                                    Detection.of(infos[rule_index], item)))
+                    self._add_alert(StoredAlert(seq, stored.index, input_name, record.received_ns,
+                                                Detection.of(infos[rule_index], item)), item.fields)
                 continue
             moment = event_seconds(item.timestamp, received)
             correlated = correlator.advance(moment)
@@ -191,8 +195,8 @@ class Pipeline:
                     correlated += correlator.push(seen)
                     if info.id in self.correlations.silenced:
                         continue
-                batch.alerts.append(StoredAlert(seq, stored.index, input_name, record.received_ns,
-                                                Detection.of(info, item)))
+                self._add_alert(StoredAlert(seq, stored.index, input_name, record.received_ns,
+                                            Detection.of(info, item)), item.fields)
             if correlated:
                 self._add_correlated(seq, stored.index, input_name, record.received_ns, correlated)
         if record.kind is RecordKind.FILE:
@@ -203,7 +207,21 @@ class Pipeline:
         """Correlation alerts go to the store with the record being processed (their ``event_id``); the events
         they rest on are listed in their ``matched`` column."""
         for alert in alerts:
-            self.batch.alerts.append(StoredAlert(seq, index, input_name, received_ns, alert.detection()))
+            self._add_alert(StoredAlert(seq, index, input_name, received_ns, alert.detection()), alert.group,
+                            alert.events)
+
+    def _add_alert(self, stored: StoredAlert, fields: dict[str, Any], events: list[str] | None = None) -> None:
+        batch = self.batch
+        batch.alerts.append(stored)
+        if self.settings.triage_dir is None:
+            return
+        detection = stored.detection
+        rule = detection.rule
+        batch.triage.append({
+            "alert_id": stored.alert_id, "rule_id": rule.id, "title": rule.title, "level": rule.level,
+            "tags": rule.tags, "timestamp": detection.timestamp, "received_ns": stored.received_ns,
+            "input": stored.input, "event_ids": events if events is not None else [stored.event_id],
+            "fields": fields, "correlation": events is not None})
 
     def tick(self) -> None:
         """While the log is quiet: let the clock close correlation windows (docs/correlation.md)."""
@@ -219,6 +237,9 @@ class Pipeline:
         if batch.first_seq < 0:
             return
         self._write_dead_letters(batch.bad)
+        if batch.triage and self.settings.triage_dir is not None:
+            write_spool(self.settings.triage_dir, self.settings.stripe, batch.first_seq, batch.last_seq,
+                        batch.triage)
         self.store.write_batch(batch.events, batch.alerts, batch.first_seq, batch.last_seq)
         stored_at = time.time_ns()
         stats = self.stats

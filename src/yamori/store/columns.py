@@ -333,7 +333,7 @@ def alert_rows(alerts: Sequence[StoredAlert], detected_ns: int) -> tuple[dict[st
         received = stored.received_ns // 1000
         micros = epoch_us(detection.timestamp)
         stamps[i] = received if micros is None else micros
-        columns["alert_id"][i] = f"{stored.seq}-{stored.index}-{rule.id}"
+        columns["alert_id"][i] = stored.alert_id
         columns["event_id"][i] = f"{stored.seq}-{stored.index}"
         columns["seq"][i] = stored.seq
         columns["idx"][i] = stored.index

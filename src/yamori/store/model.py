@@ -38,4 +38,9 @@ class StoredAlert:
 
     @property
     def alert_id(self) -> str:
-        return f"{self.seq}-{self.index}-{self.detection.rule.id}"
+        """``seq-index-rule``; a correlation alert (source ``correlation``) has its own id (``position``): several
+        can rest on one record."""
+        detection = self.detection
+        if detection.source == "correlation":
+            return detection.position
+        return f"{self.seq}-{self.index}-{detection.rule.id}"
