@@ -8,10 +8,11 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from yamori.cli.options import read_placeholders
 from yamori.engine.ruleset import load_ruleset
-from yamori.exceptions import RulesUpdateError
+from yamori.exceptions import RulesUpdateError, YamoriError
 from yamori.parsers.registry import logsource_supported
 from yamori.rules.model import RuleProblem
 from yamori.rules.update import DEFAULT_PACKAGE, PACKAGES, update_rules
@@ -72,3 +73,55 @@ def update_command(
     with console.status("Compiling rules…"):
         ruleset = load_ruleset([result.path])
     console.print(f"Compiled {len(ruleset.infos)} rules; `yamori hunt` now uses them by default.")
+
+
+@app.command("backtest")
+def backtest_command(
+    rule: Annotated[Path, typer.Argument(help="The rule (single or correlation) file or folder to backtest")],
+    start: Annotated[str | None, typer.Option("--from", help="From this time (ISO 8601 or -30d, now)")] = "-7d",
+    end: Annotated[str | None, typer.Option("--to", help="Up to this time (excluded)")] = None,
+    rules: Annotated[list[Path] | None, typer.Option("--rules", "-r", help="Where the rules a correlation "
+                                                     "reads are (default: the default rule folders)")] = None,
+    store_dir: Annotated[Path | None, typer.Option("--store-dir", help="The event store (default: the one "
+                                                   "`yamori serve` writes)")] = None,
+    output: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """How often a rule would have fired over stored history: alerts, per day, top entities, a sample."""
+    import orjson
+
+    from yamori import paths
+    from yamori.correlation.backtest import backtest, default_reference_paths
+    from yamori.store.query import parse_time
+
+    root = store_dir or paths.store_dir()
+    if not root.is_dir():
+        raise typer.BadParameter(f"there is no event store at {root}")
+    try:
+        for moment in (start, end):
+            if moment:
+                parse_time(moment)
+        report = backtest(rule, rules or default_reference_paths(), root, start, end)
+    except YamoriError as error:
+        typer.echo(f"yamori rules backtest: {error}", err=True)
+        raise typer.Exit(2) from error
+    if output == "json":
+        typer.echo(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode())
+        return
+    console = Console()
+    console.print(f"[bold]{', '.join(report.rules)}[/bold]: {report.alerts} alerts over {report.events:,} events")
+    if report.per_day:
+        days = Table(title="Alerts per day")
+        days.add_column("Day")
+        days.add_column("Alerts", justify="right")
+        for day, count in sorted(report.per_day.items()):
+            days.add_row(day, str(count))
+        console.print(days)
+    if report.entities:
+        top = Table(title="Top entities")
+        for column in ("Kind", "Value", "Alerts"):
+            top.add_column(column)
+        for (kind, value), count in report.entities.most_common(10):
+            top.add_row(kind, value, str(count))
+        console.print(top)
+    for sample in report.sample:
+        console.print(f"  {sample['timestamp']}  {sample['computer'] or ''}  {sample['matched']}", markup=False)
