@@ -181,7 +181,7 @@ def launch(base: Path, tcp_port: int) -> RunningServer:
     api_port = free_port()
     from serve_harness import wait_ready, write_config
 
-    write_config(base / "yamori.toml", base / "data", api_port, tcp_input(tcp_port), rules=[SIGMA, REPO / "rules"],
+    write_config(base / "yamori.toml", base / "data", api_port, tcp_input(tcp_port), rules=RULES,
                  pipeline=f"flush_seconds = 0.2\nworkers = {WORKERS[0]}")
     server = start_server(base, wait=False)
     wait_ready(server, timeout=300)
@@ -200,6 +200,8 @@ def wait_drained(server: RunningServer) -> None:
 
 corpus_sample: list[Item] = []
 WORKERS = [1]
+RULES = [SIGMA, REPO / "rules"]
+"""The rule paths the servers load (benchmarks/correlation.py adds its correlation rules)."""
 
 
 def main() -> None:

@@ -103,6 +103,14 @@ class PipelineCollector(Collector):
             gauge = GaugeMetricFamily(name, help_text)
             gauge.add_metric([], value)
             yield gauge
+        correlation = {name: value for name, value in stats.correlation.items() if name not in ("groups", "pending")}
+        yield _counter("yamori_correlation", "Correlator counts: observations, late, duplicates, ungrouped, evicted, "
+                       "alerts", "what", correlation)
+        state = GaugeMetricFamily("yamori_correlation_state", "Open correlation groups and observations waiting "
+                                  "for the watermark", labels=["what"])
+        for name in ("groups", "pending"):
+            state.add_metric([name], stats.correlation.get(name, 0))
+        yield state
         latency = HistogramMetricFamily("yamori_detection_latency_seconds",
                                         "Event received to alert stored, per rule and input",
                                         labels=["rule", "input"])
