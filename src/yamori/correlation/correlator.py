@@ -84,6 +84,7 @@ class CorrelationAlert:
 class CorrelatorStats:
     observations: int = 0
     late: int = 0
+    future: int = 0
     duplicates: int = 0
     ungrouped: int = 0
     """Observations missing a group-by field: left out (docs/correlation.md)."""
@@ -117,10 +118,14 @@ class _Group:
 
 
 class Correlator:
-    def __init__(self, correlations: CorrelationSet, lateness: float = 0.0, max_groups: int = 1_000_000) -> None:
+    def __init__(self, correlations: CorrelationSet, lateness: float = 0.0, max_groups: int = 1_000_000,
+                 max_future: float | None = None) -> None:
         self.set = correlations
         self.lateness = lateness
         self.max_groups = max_groups
+        self.max_future = max_future
+        """Streaming: an event time more than this many seconds ahead of the wall clock is left out and does not
+        move the watermark (one bogus year-2099 record would otherwise make every later event late)."""
         self.stats = CorrelatorStats()
         self._groups: list[dict[tuple[str, ...], _Group]] = [{} for _ in correlations.correlations]
         self._deadlines: list[tuple[float, int, int, tuple[str, ...]]] = []  # (deadline, tie, correlation, key)
@@ -147,6 +152,9 @@ class Correlator:
         """Take one observation; returns the alerts that became due (possibly from earlier observations)."""
         stats = self.stats
         stats.observations += 1
+        if self._too_far_ahead(observation.time):
+            stats.future += 1
+            return self._drain()
         if observation.time < self.frontier:
             stats.late += 1
             return self._drain()
@@ -168,8 +176,11 @@ class Correlator:
         self._advance(event_time)
         return self._drain()
 
+    def _too_far_ahead(self, event_time: float) -> bool:
+        return self.max_future is not None and event_time > wallclock.time() + self.max_future
+
     def _advance(self, event_time: float) -> None:
-        if event_time > self.newest:
+        if event_time > self.newest and not self._too_far_ahead(event_time):
             self.newest = event_time
             self._newest_wall = wallclock.monotonic()
             self._release(self.newest - self.lateness)
@@ -204,7 +215,8 @@ class Correlator:
 
     def counters(self) -> dict[str, int]:
         stats = self.stats
-        return {"observations": stats.observations, "late": stats.late, "duplicates": stats.duplicates,
+        return {"observations": stats.observations, "late": stats.late, "future": stats.future,
+                "duplicates": stats.duplicates,
                 "ungrouped": stats.ungrouped, "evicted": stats.evicted, "alerts": stats.alerts,
                 "groups": stats.groups, "pending": len(self._pending)}
 

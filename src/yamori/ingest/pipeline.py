@@ -50,6 +50,8 @@ from yamori.store.stats import store_size
 from yamori.triage.spool import write_spool
 
 log = logging.getLogger(__name__)
+MAX_FUTURE_SECONDS = 900.0
+"""Event times further ahead of the clock are left out of correlation (docs/correlation.md)."""
 
 
 @dataclass(slots=True)
@@ -102,7 +104,7 @@ class Pipeline:
                       len(self.correlations.correlations))
             self.correlations = build_correlation_set(engine.infos, [])
         self.correlator = Correlator(self.correlations, settings.correlation_lateness,
-                                     settings.correlation_max_groups) if self.correlations else None
+                                     settings.correlation_max_groups, MAX_FUTURE_SECONDS) if self.correlations else None
         self._clock_alerts: list[CorrelationAlert] = []
         """Correlation alerts decided by the clock (``tick``): stored with the next record taken."""
         self._baselines_path = settings.store_dir / f"baselines-s{settings.stripe}.json"
