@@ -22,6 +22,7 @@ from yamori.correlation.ruleset import CorrelationSet
 from yamori.engine.matcher import Engine
 from yamori.engine.ruleset import CompiledRuleSet
 from yamori.events import BadRecord, Event
+from yamori.rules.model import RuleInfo
 from yamori.sources.files import expand_paths, read_file
 
 MAX_BAD_KEPT = 10_000
@@ -83,10 +84,20 @@ class HuntSummary:
 
 
 def make_engine(ruleset: CompiledRuleSet, min_level: str, correlations: CorrelationSet | None = None) -> Engine:
-    """An engine running the rules at or above ``min_level``, and every rule a correlation reads."""
+    """An engine running the rules at or above ``min_level``, and every rule a correlation reads; those below
+    ``min_level`` feed their correlations only (added to ``correlations.silenced``)."""
     threshold = level_rank(min_level)
     read = correlations.routes if correlations is not None else {}
+    if correlations is not None:
+        silence_below_level(correlations, ruleset.infos, min_level)
     return Engine(ruleset, enabled=lambda info: level_rank(info.level) >= threshold or info.id in read)
+
+
+def silence_below_level(correlations: CorrelationSet, infos: Iterable[RuleInfo], min_level: str) -> None:
+    """Rules below ``min_level`` that correlations read run for them only: no alerts of their own."""
+    threshold = level_rank(min_level)
+    below = {info.id for info in infos if info.id in correlations.routes and level_rank(info.level) < threshold}
+    correlations.silenced = correlations.silenced | below
 
 
 def hunt_file(engine: Engine, path: Path, options: HuntOptions,
@@ -118,7 +129,9 @@ def hunt_items(engine: Engine, name: str, items: Iterable[Event | BadRecord], op
             info = infos[index]
             if info.id in routes:
                 assert correlations is not None
-                result.observations.append(observation(correlations, info.id, item, f"{name}#{item.position}"))
+                seen = observation(correlations, info.id, item, f"{name}#{item.position}")
+                if seen.time == seen.time:  # an event without a time has no place in a window (NaN)
+                    result.observations.append(seen)
                 if info.id in silenced:
                     continue  # read by correlations only (generate: false): no alert of its own
             detection = Detection.of(info, item)

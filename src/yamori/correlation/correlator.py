@@ -52,10 +52,15 @@ class CorrelationAlert:
     """The id of the rule each contributing event matched (parallel to ``events``)."""
     value: float
     """What the condition was compared with (count, distinct values, sum, ... ; temporal: rules present)."""
+    identities: tuple[str, str] = ("", "")
+    """The first and last contributing records' identities: the alert id does not depend on where they were
+    read from (a file hunt and a store hunt give the same ids)."""
 
     @property
     def alert_id(self) -> str:
-        digest = hashlib.blake2b(repr((sorted(self.group.items()), self.events[0], self.events[-1])).encode(),
+        first, last = (identity or ref for identity, ref in zip(self.identities, (self.events[0], self.events[-1]),
+                                                                   strict=True))
+        digest = hashlib.blake2b(repr((sorted(self.group.items()), first, last)).encode(),
                                  digest_size=8).hexdigest()
         return f"{self.correlation.id}:{digest}"
 
@@ -262,7 +267,7 @@ class Correlator:
         group = groups.get(group_key)
         rule = correlation.rule
         value = fields.get(rule.field) if rule.field else None
-        item = Item(observation.time, observation.order, observation.ref, position, value)
+        item = Item(observation.time, observation.order, observation.ref, position, value, observation.identity)
         if group is None:
             group = groups[group_key] = _Group(Window(), group_key)
             self.stats.groups += 1
@@ -303,7 +308,7 @@ class Correlator:
             self.stats.evicted += 1
         new = last is None or observation.time - last > rule.timespan
         if new and observation.time - started >= rule.learning:
-            item = Item(observation.time, observation.order, observation.ref, position)
+            item = Item(observation.time, observation.order, observation.ref, position, None, observation.identity)
             self._fire(self.set.correlations[index], _Group(Window(), key), [item], 1.0)
 
     def baselines(self) -> dict[str, dict[str, object]]:
@@ -354,7 +359,8 @@ class Correlator:
         names = correlation.rule.group_by
         alert = CorrelationAlert(
             correlation, dict(zip(names, group.key, strict=True)), items[0].time, items[-1].time,
-            [i.ref for i in items], [correlation.sources[i.position] for i in items], measured)
+            [i.ref for i in items], [correlation.sources[i.position] for i in items], measured,
+            (items[0].identity, items[-1].identity))
         self.stats.alerts += 1
         self._out.append(alert)
         if correlation.rule.type != "new_terms" and correlation.id in self.set.routes:
@@ -362,7 +368,8 @@ class Correlator:
             fields: dict[str, Any] = dict(alert.group)
             if correlation.rule.field:
                 fields[correlation.rule.field] = measured
-            self._route(Observation(correlation.id, alert.last_time, alert.alert_id, fields, next(self._order)))
+            self._route(Observation(correlation.id, alert.last_time, alert.alert_id, fields, next(self._order),
+                                    alert.alert_id))
 
     def _drain(self) -> list[CorrelationAlert]:
         out, self._out = self._out, []
@@ -379,9 +386,10 @@ def _text(value: Any) -> str:
 
 def correlate(correlations: CorrelationSet, observations: Iterable[Observation],
               max_groups: int = 1_000_000) -> list[CorrelationAlert]:
-    """Offline: every observation, in (time, given) order, then the end of input."""
+    """Offline: every observation, in (time, given) order, then the end of input; observations without a time
+    (NaN) have no place in a window and are left out."""
     correlator = Correlator(correlations, lateness=math.inf, max_groups=max_groups)
-    ordered = sorted(observations, key=lambda o: o.time)
+    ordered = sorted((o for o in observations if not math.isnan(o.time)), key=lambda o: o.time)
     for number, observation in enumerate(ordered, 1):
         observation.order = number
         correlator.push(observation)

@@ -25,12 +25,12 @@ def observation(correlations: CorrelationSet, rule_id: str, event: Event, ref: s
 
 
 def fingerprint(event: Event) -> str:
-    """The identity of an event's record: the same record read or received twice is one event."""
-    original = event.raw if event.raw is not None else event.fields
+    """The identity of an event: the same record read or received twice is one event. Taken over the normalized
+    fields, which the store keeps, so that a file hunt and a store hunt agree."""
     try:
-        data = orjson.dumps(original, option=orjson.OPT_SORT_KEYS, default=str)
+        data = orjson.dumps(event.fields, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str)
     except TypeError:
-        data = repr(original).encode()
+        data = repr(sorted(event.fields.items(), key=str)).encode()
     return hashlib.blake2b(data + (event.timestamp or "").encode(), digest_size=12).hexdigest()
 
 

@@ -25,6 +25,8 @@ class Item:
     position: int
     """The source rule's place in the correlation's ``rules``."""
     value: Any = None
+    identity: str = ""
+    """The observation's identity (its record's fingerprint): the same in a file hunt and a store hunt."""
 
 
 class Window:

@@ -36,6 +36,7 @@ from yamori.correlation.offline import observation
 from yamori.correlation.ruleset import build_correlation_set
 from yamori.engine.matcher import Engine
 from yamori.events import BadRecord
+from yamori.hunt import make_engine, silence_below_level
 from yamori.ingest.decode import RecordDecoder
 from yamori.ingest.filter import IngestFilter, parse_filter_rules
 from yamori.ingest.record import IngestRecord, RecordKind
@@ -103,6 +104,7 @@ class Pipeline:
             log.error("correlation rules need [pipeline] workers = 1: %d correlation rules not run",
                       len(self.correlations.correlations))
             self.correlations = build_correlation_set(engine.infos, [])
+        silence_below_level(self.correlations, engine.infos, settings.min_level)
         self.correlator = Correlator(self.correlations, settings.correlation_lateness,
                                      settings.correlation_max_groups, MAX_FUTURE_SECONDS) if self.correlations else None
         self._clock_alerts: list[CorrelationAlert] = []
@@ -317,7 +319,6 @@ def run_pipeline(settings: PipelineSettings, stats_out: Connection, stop: Any) -
     log. It holds the store's lock, so a pipeline left over from a killed server can never write beside a new one.
     """
     from yamori.engine.ruleset import load_ruleset
-    from yamori.hunt import make_engine
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s pipeline %(levelname)s %(message)s")
     # Ctrl-C or a service manager signals the whole process group: the server stops the pipeline through
