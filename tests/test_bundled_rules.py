@@ -122,7 +122,7 @@ def _demo_events() -> list[tuple[str, dict[str, Any], LogSource]]:
 
 def test_demo_events_shape() -> None:
     events = _demo_events()
-    assert 30 <= len(events) <= 60
+    assert 30 <= len(events) <= 70
     for where, fields, logsource in events:
         assert isinstance(fields.get("EventID"), int), where
         assert fields.get("Channel") and fields.get("Computer") and fields.get("EventRecordID"), where
