@@ -132,14 +132,16 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=1_000_000)
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--skip-serve", action="store_true")
+    parser.add_argument("--skip-memory", action="store_true")
     arguments = parser.parse_args()
     rows = []
-    for kind in ("event_count", "value_count", "value_sum", "temporal", "new_terms"):
+    for kind in () if arguments.skip_memory else ("event_count", "value_count", "value_sum", "temporal", "new_terms"):
         result = measure_memory(kind, arguments.keys)
         rows.append([kind, f"{result['keys']:,}", f"{result['groups']:,}", f"{result['bytes_per_key']:.0f}",
                      f"{result['total_mb']:,.0f}", f"{result['rate']:,.0f}"])
-    print(table(["correlation type", "distinct keys", "open groups", "bytes per key", "MiB in all",
-                 "observations/s"], rows))
+    if rows:
+        print(table(["correlation type", "distinct keys", "open groups", "bytes per key", "MiB in all",
+                     "observations/s"], rows), flush=True)
     if arguments.skip_serve:
         return
     require_shared()
@@ -152,10 +154,20 @@ def main() -> None:
         fired = top_rules(base / "none" / "sustained-hec" / "data")
         serve_bench.RULES.append(correlation_rules(fired, base / "correlations"))
         correlated = serve_bench.measure_sustained(base / "with", items, "hec", arguments.events)
-    rows = [[name, f"{r['events']:,}", f"{r['eps']:,.0f}", f"{r['alerts']:,}", f"{r['pipeline_cpu_us']:.0f}"]
+    rows = [[name, f"{r['events']:,}", f"{r['eps']:,.0f}", f"{r['alerts']:,}", f"{r['pipeline_cpu_us']:.0f}",
+             correlator_counts(r["metrics"])]
             for name, r in (("none", plain), ("100 correlation rules", correlated))]
-    print(table(["correlations loaded", "events", "events/s stored (HEC)", "alerts", "pipeline CPU µs/event"],
-                rows))
+    print(table(["correlations loaded", "events", "events/s stored (HEC)", "alerts", "pipeline CPU µs/event",
+                 "correlator (observations / late / alerts)"], rows))
+
+
+def correlator_counts(metrics: str) -> str:
+    counts = {}
+    for line in metrics.splitlines():
+        if line.startswith("yamori_correlation_total{"):
+            what = line.split('what="', 1)[1].split('"', 1)[0]
+            counts[what] = int(float(line.rsplit(" ", 1)[1]))
+    return f"{counts.get('observations', 0):,} / {counts.get('late', 0):,} / {counts.get('alerts', 0):,}"
 
 
 if __name__ == "__main__":

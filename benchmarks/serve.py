@@ -143,13 +143,14 @@ def measure_sustained(base: Path, items: list[Item], kind: str, total: int) -> d
     status = server.status()
     stored = status["stored_events"] - before
     stats = server.get("/api/v1/sql", q="select count(*) as n from alerts").json()["rows"][0]["n"]
+    metrics = server.get("/metrics").text
     server.stop()
     from yamori.store.stats import store_stats
 
     store = store_stats(server.data_dir / "store")
     return {"kind": kind, "events": stored, "seconds": done - first, "send_seconds": sent_at - first,
             "eps": stored / (done - first), "alerts": stats, "bytes_per_event": store.bytes_per_event,
-            "parse_errors": sum(status["parse_errors"].values()),
+            "parse_errors": sum(status["parse_errors"].values()), "metrics": metrics,
             "server_cpu_us": cpu["server"] / stored * 1e6, "pipeline_cpu_us": cpu["pipeline"] / stored * 1e6}
 
 
