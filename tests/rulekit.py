@@ -5,6 +5,8 @@ fields, logsource and Event the engine sees."""
 from __future__ import annotations
 
 import json
+import re
+import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from functools import cache
@@ -110,3 +112,25 @@ def sequence_event(example: Mapping[str, Any], position: int) -> Event:
     event.source = "example"
     event.position = str(position)
     return event
+
+
+TACTIC_TAG = re.compile(r"^attack\.[a-z]+(-[a-z]+)*$")
+TECHNIQUE_TAG = re.compile(r"^attack\.t\d{4}(\.\d{3})?$")
+
+
+def check_metadata(raw: Mapping[str, Any], rule_file: Path, required: tuple[str, ...]) -> None:
+    """What every bundled rule (detection or correlation) must carry (rules/README.md)."""
+    missing = [key for key in required if key not in raw]
+    assert not missing, f"{rule_file.name} lacks {missing}"
+    assert uuid.UUID(raw["id"]).version == 4
+    assert raw["author"] == "Yamori"
+    assert str(raw["date"]) == "2026-11-28"
+    assert raw["level"] in ("informational", "low", "medium", "high", "critical")
+    assert raw["status"] in ("experimental", "test", "stable")
+    assert raw["references"] and raw["falsepositives"]
+    tags = raw["tags"]
+    assert any(TACTIC_TAG.match(t) and not TECHNIQUE_TAG.match(t) for t in tags), tags
+    assert any(TECHNIQUE_TAG.match(t) for t in tags), tags
+    assert all(t.startswith("attack.") for t in tags), tags
+    if "name" in raw:
+        assert raw["name"] == rule_file.stem, "a rule's name is its file name (correlations refer to it)"

@@ -5,14 +5,20 @@ correlation, as ``yamori hunt`` runs them."""
 
 from __future__ import annotations
 
-import re
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from rulekit import CORRELATION_DIR, CORRELATION_FILES, RULES_DIR, examples, rule_document, sequence_event
+from rulekit import (
+    CORRELATION_DIR,
+    CORRELATION_FILES,
+    RULES_DIR,
+    check_metadata,
+    examples,
+    rule_document,
+    sequence_event,
+)
 from yamori.correlation.correlator import CorrelationAlert
 from yamori.correlation.offline import correlate_events, correlation_set
 from yamori.correlation.ruleset import CorrelationSet
@@ -21,8 +27,6 @@ from yamori.engine.ruleset import CompiledRuleSet, load_ruleset
 
 REQUIRED_KEYS = ("title", "id", "name", "status", "description", "references", "author", "date", "tags",
                  "correlation", "falsepositives", "level")
-TACTIC_TAG = re.compile(r"^attack\.[a-z]+(-[a-z]+)*$")
-TECHNIQUE_TAG = re.compile(r"^attack\.t\d{4}(\.\d{3})?$")
 SEQUENCE_KEYS = {"_note", "alerts", "events"}
 
 
@@ -53,18 +57,8 @@ def test_every_bundled_correlation_resolves(bundled: tuple[CompiledRuleSet, Corr
 @pytest.mark.parametrize("rule_file", CORRELATION_FILES, ids=_id)
 def test_correlation_metadata(rule_file: Path) -> None:
     raw = rule_document(rule_file)
-    missing = [key for key in REQUIRED_KEYS if key not in raw]
-    assert not missing, f"{rule_file.name} lacks {missing}"
-    assert uuid.UUID(raw["id"]).version == 4
+    check_metadata(raw, rule_file, REQUIRED_KEYS)
     assert raw["name"] == rule_file.stem
-    assert raw["author"] == "Yamori"
-    assert str(raw["date"]) == "2026-11-28"
-    assert raw["level"] in ("informational", "low", "medium", "high", "critical")
-    assert raw["status"] in ("experimental", "test", "stable")
-    assert raw["references"] and raw["falsepositives"]
-    tags = raw["tags"]
-    assert any(TACTIC_TAG.match(t) and not TECHNIQUE_TAG.match(t) for t in tags), tags
-    assert any(TECHNIQUE_TAG.match(t) for t in tags), tags
     # the description says why the numbers are what they are
     condition = raw["correlation"].get("condition")
     if isinstance(condition, dict):

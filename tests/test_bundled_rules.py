@@ -6,8 +6,6 @@ event sequences are checked in test_bundled_correlations.py."""
 from __future__ import annotations
 
 import json
-import re
-import uuid
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ from rulekit import (
     RULE_FILES,
     RULES_DIR,
     TESTS_FILES,
+    check_metadata,
     examples,
     split_example,
 )
@@ -36,8 +35,6 @@ DEMO_DIR = REPO / "demo" / "events"
 
 REQUIRED_KEYS = ("title", "id", "status", "description", "references", "author", "date", "tags", "logsource",
                  "detection", "falsepositives", "level")
-TACTIC_TAG = re.compile(r"^attack\.[a-z]+(-[a-z]+)*$")
-TECHNIQUE_TAG = re.compile(r"^attack\.t\d{4}(\.\d{3})?$")
 
 
 def _id(path: Path) -> str:
@@ -76,20 +73,7 @@ def test_rules_folder_layout() -> None:
 @pytest.mark.parametrize("rule_file", RULE_FILES, ids=_id)
 def test_rule_metadata(rule_file: Path) -> None:
     raw = yaml.safe_load(rule_file.read_text(encoding="utf-8"))
-    missing = [key for key in REQUIRED_KEYS if key not in raw]
-    assert not missing, f"{rule_file.name} lacks {missing}"
-    assert uuid.UUID(raw["id"]).version == 4
-    assert raw["author"] == "Yamori"
-    assert str(raw["date"]) == "2026-11-28"
-    assert raw["level"] in ("informational", "low", "medium", "high", "critical")
-    assert raw["status"] in ("experimental", "test", "stable")
-    assert raw["references"] and raw["falsepositives"]
-    tags = raw["tags"]
-    assert any(TACTIC_TAG.match(t) and not TECHNIQUE_TAG.match(t) for t in tags), tags
-    assert any(TECHNIQUE_TAG.match(t) for t in tags), tags
-    assert all(t.startswith("attack.") for t in tags), tags
-    if "name" in raw:
-        assert raw["name"] == rule_file.stem, "a rule's name is its file name (correlations refer to it)"
+    check_metadata(raw, rule_file, REQUIRED_KEYS)
     # the file lives where its logsource says: rules/<product or generic>/.../<category or service or generic>/
     relative = rule_file.relative_to(RULES_DIR).parts
     assert relative[0] == (raw["logsource"].get("product") or "generic")

@@ -35,7 +35,7 @@ from yamori.store.query import parse_duration
 from yamori.triage.db import Base
 from yamori.triage.model import TriageAlert
 from yamori.triage.records import AlertRecord, iso
-from yamori.triage.risk import RiskCrossing, RiskEvent, alert_moment
+from yamori.triage.risk import RiskCrossing, RiskEvent
 
 STATUSES = ("open", "in_progress", "closed")
 VERDICTS = ("none", "true_positive", "false_positive", "benign")
@@ -228,7 +228,7 @@ class IncidentManager:
             return None
         if not crossings and severity_rank(alert.severity or alert.level) < severity_rank(self.min_severity):
             return None
-        moment = alert_moment(alert) or self.now()
+        moment = alert.moment() or self.now()
         wall = iso(self.now())
         incident = self._joinable(session, alert, moment)
         if incident is None:
@@ -291,7 +291,7 @@ def _preference(kind: str) -> int:
 
 
 def _snapshot_of(alert: TriageAlert) -> IncidentAlert:
-    moment = alert_moment(alert)
+    moment = alert.moment()
     return IncidentAlert(alert_id=alert.alert_id, time=iso(moment) if moment else None, rule_id=alert.rule_id,
                          title=alert.title[:300], severity=alert.severity or alert.level,
                          tags=orjson.dumps(list(alert.tags)).decode(), user=alert.user, host=alert.host, ip=alert.ip)

@@ -7,6 +7,7 @@ incident grouping fill in the mutable part (severity, context, suppression, risk
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from yamori import attack
@@ -77,6 +78,19 @@ class TriageAlert:
             self.host = first_value(self.fields, HOST_FIELDS)
         if self.ip is None:
             self.ip = first_value(self.fields, IP_FIELDS)
+
+    def moment(self) -> datetime | None:
+        """The event time in UTC; the receive time when the event time is missing or unreadable; else None."""
+        if self.timestamp:
+            try:
+                moment = datetime.fromisoformat(self.timestamp.replace("Z", "+00:00"))
+            except ValueError:
+                moment = None
+            if moment is not None:
+                return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        if self.received_ns > 0:
+            return datetime.fromtimestamp(self.received_ns / 1e9, UTC)
+        return None
 
     @property
     def tactics(self) -> tuple[str, ...]:

@@ -40,7 +40,7 @@ import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Integer, String, delete, func, select
@@ -138,18 +138,6 @@ def _no_unknown(table: Mapping[str, Any], known: set[str], where: str) -> None:
         raise NoiseError(f"unknown key(s) in {where}: {', '.join(unknown)} (known: {', '.join(sorted(known))})")
 
 
-def event_time(alert: TriageAlert) -> datetime | None:
-    """The alert's event time in UTC; its receive time when the event time is missing or unreadable."""
-    if alert.timestamp:
-        try:
-            moment = datetime.fromisoformat(alert.timestamp.replace("Z", "+00:00"))
-        except ValueError:
-            moment = None
-        if moment is not None:
-            return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    if alert.received_ns > 0:
-        return datetime.fromtimestamp(alert.received_ns / 1e9, UTC)
-    return None
 
 
 def duplicate_count(session: Session, first_alert_id: str) -> int:
@@ -246,7 +234,7 @@ class NoiseControl:
         policy = self.policy(alert.rule_id)
         if policy.window is None:
             return
-        moment = event_time(alert)
+        moment = alert.moment()
         if moment is None:
             self.stats.undated += 1
             return

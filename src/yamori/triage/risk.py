@@ -132,18 +132,6 @@ class RiskCounters:
     """Alerts already scored (a replay after a restart): not scored twice."""
 
 
-def alert_moment(alert: TriageAlert) -> datetime | None:
-    """The alert's event time (UTC), else its receive time, else None."""
-    if alert.timestamp:
-        try:
-            moment = datetime.fromisoformat(alert.timestamp.replace("Z", "+00:00"))
-        except ValueError:
-            moment = None
-        if moment is not None:
-            return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    if alert.received_ns > 0:
-        return datetime.fromtimestamp(alert.received_ns / 1e9, UTC)
-    return None
 
 
 def as_moment(at: datetime | str) -> datetime:
@@ -252,7 +240,7 @@ class RiskEngine:
         entities = alert.entities()
         if alert.suppressed_by is not None or not entities:
             return []
-        moment = alert_moment(alert)
+        moment = alert.moment()
         if moment is None:
             self.counters.untimed += 1
             return []
