@@ -3,10 +3,12 @@ throughput with 100 correlation rules loaded versus none.
 
 * memory: one correlation rule of each type, one observation for each of N distinct group-by keys (no alert
   fires, so every group stays open): Python heap bytes per open group (tracemalloc) and observations/s;
-* serve: ``benchmarks/serve.py``'s sustained HEC replay of ``../shared/datasets`` with every ``../shared/sigma``
-  rule, first without correlations, then with 100 correlation rules generated over the 100 rules that fired
-  most in the first run (event_count, value_count, temporal, value_sum, temporal_ordered in turn; ``generate:
-  true`` so that the single-event alerts stay the same).
+* serve: ``benchmarks/serve.py``'s sustained HEC ingest with every ``../shared/sigma`` rule and Yamori's own
+  single-event rules, first without any correlation, then with 100 correlation rules generated over the 100
+  rules that fired most in the first run (event_count, value_count, temporal, value_sum, temporal_ordered in
+  turn; ``generate: true`` so that the single-event alerts stay the same). The events are the Windows records
+  of ``../shared/datasets`` sent as live traffic: each copy gets a fresh event time (now, 0.5 ms apart), so
+  that the correlator sees them in order (replayed with their original times, almost all would be late).
 
 Usage: ``python benchmarks/correlation.py [--keys 1000000] [--events 200000] [--skip-serve]``
 """
@@ -14,13 +16,16 @@ Usage: ``python benchmarks/correlation.py [--keys 1000000] [--events 200000] [--
 from __future__ import annotations
 
 import argparse
+import copy
 import gc
 import os
+import shutil
 import sys
 import tempfile
 import time
 import tracemalloc
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import serve as serve_bench
-from common import require_shared, table
+from common import REPO, SIGMA, require_shared, table
 from yamori.correlation.correlator import Correlator, Observation
 from yamori.correlation.model import CorrelationRule, Threshold
 from yamori.correlation.ruleset import build_correlation_set
@@ -114,6 +119,30 @@ def correlation_rules(rule_ids: list[tuple[str, str]], folder: Path) -> Path:
     return folder
 
 
+def live_windows_items(items: list[Any], total: int) -> list[Any]:
+    """``total`` copies of the corpus's EVTX records, each with a fresh time: now, then 0.5 ms apart."""
+    records = [item for item in items if isinstance(item, dict) and "Event" in item]
+    start = time.time()
+    live = []
+    for number in range(total):
+        record = copy.deepcopy(records[number % len(records)])
+        moment = datetime.fromtimestamp(start + number * 0.0005, UTC).isoformat().replace("+00:00", "Z")
+        record["Event"]["System"]["TimeCreated"] = {"#attributes": {"SystemTime": moment}}
+        record["Event"]["System"]["EventRecordID"] = number
+        live.append(record)
+    return live
+
+
+def single_event_rules(folder: Path) -> Path:
+    """Yamori's bundled rules without its correlation and new_terms rules: the baseline has no correlation."""
+    target = folder / "bundled-single-event"
+    shutil.copytree(REPO / "rules", target, ignore=shutil.ignore_patterns("correlation", "README.md"))
+    for path in target.rglob("*.yml"):
+        if "new_terms:" in path.read_text(encoding="utf-8"):
+            path.unlink()
+    return target
+
+
 def top_rules(server_dir: Path) -> list[tuple[str, str]]:
     import duckdb
 
@@ -145,15 +174,18 @@ def main() -> None:
     if arguments.skip_serve:
         return
     require_shared()
-    items = serve_bench.corpus()
-    serve_bench.corpus_sample[:] = items
     with tempfile.TemporaryDirectory(prefix="yamori-correlation-bench-") as folder:
         base = Path(folder)
         os.environ.setdefault("YAMORI_CACHE_DIR", str(Path(tempfile.gettempdir()) / "yamori-bench-cache"))
-        plain = serve_bench.measure_sustained(base / "none", items, "hec", arguments.events)
+        serve_bench.RULES[:] = [SIGMA, single_event_rules(base)]
+        items = live_windows_items(serve_bench.corpus(), arguments.events + 4_000)
+        serve_bench.corpus_sample[:] = items[:4_000]  # the warm-up batch, sent first: the earliest times
+        plain = serve_bench.measure_sustained(base / "none", items[4_000:], "hec", arguments.events)
         fired = top_rules(base / "none" / "sustained-hec" / "data")
         serve_bench.RULES.append(correlation_rules(fired, base / "correlations"))
-        correlated = serve_bench.measure_sustained(base / "with", items, "hec", arguments.events)
+        items = live_windows_items(serve_bench.corpus(), arguments.events + 4_000)  # fresh times again
+        serve_bench.corpus_sample[:] = items[:4_000]
+        correlated = serve_bench.measure_sustained(base / "with", items[4_000:], "hec", arguments.events)
     rows = [[name, f"{r['events']:,}", f"{r['eps']:,.0f}", f"{r['alerts']:,}", f"{r['pipeline_cpu_us']:.0f}",
              correlator_counts(r["metrics"])]
             for name, r in (("none", plain), ("100 correlation rules", correlated))]

@@ -151,7 +151,8 @@ def config_from_mapping(document: dict[str, Any], base: Path = Path(".")) -> Ser
         raise ConfigError(str(error)) from error
     config.pipeline = _table(document, "pipeline")
     _no_unknown(config.pipeline, {"workers", "batch_events", "flush_seconds", "maintenance_seconds",
-                                  "correlation_lateness", "correlation_max_groups"}, "pipeline.")
+                                  "correlation_lateness", "correlation_max_groups", "correlation_rebuild_seconds"},
+                "pipeline.")
     config.limits = _table(document, "limits")
     _no_unknown(config.limits, {"max_backlog_records", "max_backlog_bytes", "retry_after"}, "limits.")
     retention = _table(document, "retention")

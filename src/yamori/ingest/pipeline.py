@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
+import math
 import os
 import signal
 import time
@@ -78,6 +79,8 @@ class PipelineSettings:
     """Seconds of event time an observation may arrive late and still be correlated in order."""
     correlation_max_groups: int = 1_000_000
     """Per correlation rule: beyond this many open groups the oldest is evicted."""
+    correlation_rebuild_seconds: float = 86_400.0
+    """At start, at most this much of the latest stored event time is run through the correlator again."""
 
 
 @dataclass(slots=True)
@@ -115,6 +118,8 @@ class Pipeline:
                 self.correlator.restore_baselines(orjson.loads(self._baselines_path.read_bytes()))
         self.store = EventStore(settings.store_dir, settings.stripe)
         self.committed_seq = self.store.committed_seq()
+        if self.correlator is not None:
+            self._rebuild_correlation_state()
         self.reader = WalReader(settings.wal_dir, self.committed_seq)
         self.decoder = RecordDecoder()
         self.filter = IngestFilter(parse_filter_rules(settings.filters))
@@ -125,6 +130,41 @@ class Pipeline:
         self._compaction = CompactionState()
         self._remove_stored_spool_files()
         self.stats.store_bytes = store_size(settings.store_dir)
+
+    def _rebuild_correlation_state(self) -> None:
+        """After a restart, windows open before it must still complete: the stored events of the last timespan
+        (and allowed lateness) go through the rules correlations read and the correlator again. What that
+        decides was decided before the restart, and stored then: those alerts are dropped here."""
+        correlator = self.correlator
+        spans = [c.rule.timespan for c in self.correlations.correlations if c.rule.type != "new_terms"]
+        if correlator is None or not spans or self.committed_seq < 0:
+            return
+        from yamori.store.search import iter_partitions_with_ids
+
+        settings = self.settings
+        reach = min(max(spans) + settings.correlation_lateness, settings.correlation_rebuild_seconds)
+        start = datetime.fromtimestamp(time.time() - reach, UTC)
+        routes = self.correlations.routes
+        engine = Engine(self.engine.ruleset, enabled=lambda info: info.id in routes)
+        infos = engine.infos
+        seen = 0
+        started = time.monotonic()
+        for _, events in iter_partitions_with_ids(settings.store_dir, start):
+            for event_id, event in events:
+                moment = event_seconds(event.timestamp, math.nan)
+                if moment != moment:  # no time: no place in a window
+                    continue
+                correlator.advance(moment)
+                for rule_index in engine.match(event):
+                    rule_id = infos[rule_index].id
+                    if rule_id in routes:
+                        seen += 1
+                        again = observation(self.correlations, rule_id, event, event_id)
+                        again.time = moment
+                        correlator.push(again)
+        if seen:
+            log.info("correlation state rebuilt from %d stored observations of the last %.0f s in %.1f s", seen,
+                     reach, time.monotonic() - started)
 
     def _remove_stored_spool_files(self) -> None:
         """Spooled files whose events were stored just before a crash (between the store's commit and the

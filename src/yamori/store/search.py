@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -352,23 +352,40 @@ def iter_partitions(root: Path, start: TimeArg = None, end: TimeArg = None, quer
                     batch_size: int = STREAM_BATCH,
                     now: datetime | None = None) -> Iterator[tuple[layout.Partition, Iterator[Event]]]:
     """:func:`iter_events` hour partition by hour partition (consume each iterator before the next)."""
+    yield from _iter_partitions(root, start, end, query, batch_size, now, (), events_from_batch)
+
+
+def iter_partitions_with_ids(root: Path, start: TimeArg = None, end: TimeArg = None,
+                             now: datetime | None = None) -> Iterator[tuple[layout.Partition,
+                                                                            Iterator[tuple[str, Event]]]]:
+    """:func:`iter_partitions` with each event's stored ``event_id``."""
+    def with_ids(batch: pa.RecordBatch) -> Iterable[tuple[str, Event]]:
+        return zip(batch.column("event_id").to_pylist(), events_from_batch(batch), strict=True)
+    yield from _iter_partitions(root, start, end, None, STREAM_BATCH, now, ("event_id",), with_ids)
+
+
+def _iter_partitions(root: Path, start: TimeArg, end: TimeArg, query: str | None, batch_size: int,
+                     now: datetime | None, extra_columns: tuple[str, ...],
+                     convert: Callable[[pa.RecordBatch], Iterable[Any]]) -> Iterator[tuple[layout.Partition, Any]]:
     low, high = time_range(start, end, now)
     first, last = _hours(low, high)
     compiler = Compiler(EVENTS, now)
     where = _where(compiler, query, low, high)
-    columns = ", ".join(f'"{name}"' for name in READ_COLUMNS)
+    columns = ", ".join(f'"{name}"' for name in (*READ_COLUMNS, *extra_columns))
     statement = f"SELECT {columns} FROM events WHERE {where} ORDER BY timestamp, seq, idx"
     root = Path(root)
     connection = connect(root, empty=True)
     try:
         for partition in layout.list_partitions(root, layout.EVENTS, first, last):
-            yield partition, _partition_events(connection, root, partition, statement, compiler.params, batch_size)
+            yield partition, _partition_events(connection, root, partition, statement, compiler.params, batch_size,
+                                               convert)
     finally:
         connection.close()
 
 
 def _partition_events(connection: duckdb.DuckDBPyConnection, root: Path, partition: layout.Partition,
-                      statement: str, params: list[Any], batch_size: int) -> Iterator[Event]:
+                      statement: str, params: list[Any], batch_size: int,
+                      convert: Callable[[pa.RecordBatch], Iterable[Any]]) -> Iterator[Any]:
     done = 0
     for attempt in range(RETRIES):
         files = live_files(root, layout.EVENTS, partition.start, partition.start + timedelta(hours=1))
@@ -384,7 +401,7 @@ def _partition_events(connection: duckdb.DuckDBPyConnection, root: Path, partiti
                     continue
                 skip = max(0, done - seen)
                 seen += batch.num_rows
-                for event in events_from_batch(batch.slice(skip) if skip else batch):
+                for event in convert(batch.slice(skip) if skip else batch):
                     done += 1
                     yield event
             return
