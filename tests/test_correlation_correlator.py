@@ -85,3 +85,22 @@ def test_upper_bound_waits_for_the_complete_window() -> None:
     assert correlator.push(Observation("base", 59.0, "b", {"user": "u"})) == []
     alerts = correlator.push(Observation("base", 61.0, "other", {"user": "v"}))  # the watermark passes 60
     assert [a.events for a in alerts] == [["a", "b"]]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 20), st.integers(0, 3)), max_size=30), st.integers(1, 4),
+       st.integers(1, 25))
+def test_ordered_chain_by_search_equals_a_greedy_scan(stream: list[tuple[int, int]], length: int, span: int) -> None:
+    """The window's chain (binary searches over per-rule marks, kept through slides) equals a plain greedy scan of
+    the observations left in the window."""
+    from yamori.correlation.windows import Item, Window, window_chain
+
+    window = Window()
+    for order, (moment, position) in enumerate(sorted(stream), 1):
+        window.add(Item(float(moment), order, f"e{order}", position), "temporal_ordered")
+        window.slide(span, "temporal_ordered")
+        expected = 0
+        for item in window.items:
+            if expected < length and item.position == expected:
+                expected += 1
+        assert window_chain(window, length) == expected

@@ -278,10 +278,10 @@ class Correlator:
             group = groups[group_key] = _Group(Window(), group_key)
             self.stats.groups += 1
         window = group.window
-        window.add(item)
+        window.add(item, rule.type)
         if rule.eager:
-            window.slide(rule.timespan)
-            ok, measured = satisfied(correlation, window.items)
+            window.slide(rule.timespan, rule.type)
+            ok, measured = satisfied(correlation, window)
             if ok:
                 self._fire(correlation, group, contributing(correlation, window.items), measured)
                 del groups[group_key]
@@ -351,7 +351,7 @@ class Correlator:
         items = group.window.items
         if not items:
             return
-        ok, measured = satisfied(correlation, items)
+        ok, measured = satisfied(correlation, group.window)
         if ok:
             self._fire(correlation, group, contributing(correlation, items), measured)
 

@@ -30,14 +30,25 @@ class Item:
 
 
 class Window:
-    __slots__ = ("items", "opened")
+    """One group's observations, with the aggregates its correlation type measures kept up to date as
+    observations come and go, so that judging a window costs the same however many events it holds."""
+
+    __slots__ = ("chains", "counts", "items", "numbers", "opened", "ordered", "total")
 
     def __init__(self) -> None:
         self.items: list[Item] = []
         self.opened = math.inf
         """Fixed windows: the time of the first observation."""
+        self.counts: dict[Any, int] = {}
+        """value_count: how many observations hold each value; temporal: each rule position."""
+        self.chains: dict[int, list[tuple[float, int]]] = {}
+        """temporal_ordered: per rule position, its observations' (time, order), sorted."""
+        self.total = 0.0
+        self.numbers = 0
+        self.ordered: list[float] = []
+        """value_median / value_percentile: the numbers, sorted."""
 
-    def add(self, item: Item) -> None:
+    def add(self, item: Item, kind: str) -> None:
         items = self.items
         if not items or (item.time, item.order) >= (items[-1].time, items[-1].order):
             items.append(item)
@@ -45,14 +56,56 @@ class Window:
             bisect.insort(items, item)
         if item.time < self.opened:
             self.opened = item.time
+        self._count(item, kind, 1)
 
-    def slide(self, span: float) -> None:
+    def slide(self, span: float, kind: str) -> None:
         """Drop what is more than ``span`` older than the newest observation (exactly ``span`` stays)."""
         items = self.items
-        if items and items[0].time < items[-1].time - span:
-            cut = bisect.bisect_left([i.time for i in items], items[-1].time - span)
-            del items[:cut]
+        if not items:
+            return
+        cutoff = items[-1].time - span
+        gone = 0
+        while gone < len(items) and items[gone].time < cutoff:
+            self._count(items[gone], kind, -1)
+            gone += 1
+        if gone:
+            del items[:gone]
             self.opened = items[0].time if items else math.inf
+
+    def _count(self, item: Item, kind: str, step: int) -> None:
+        if kind == "event_count":
+            return
+        if kind == "temporal_ordered":
+            marks = self.chains.setdefault(item.position, [])
+            mark = (item.time, item.order)
+            if step > 0:
+                bisect.insort(marks, mark)
+            else:
+                del marks[bisect.bisect_left(marks, mark)]
+            return
+        if kind == "value_count" or kind == "temporal":
+            key = item.position if kind == "temporal" else _hashable(item.value)
+            if key is None:
+                return
+            left = self.counts.get(key, 0) + step
+            if left:
+                self.counts[key] = left
+            else:
+                del self.counts[key]
+            return
+        number = numeric(item.value)
+        if number is None:
+            return
+        self.numbers += step
+        if kind in ("value_median", "value_percentile"):
+            if step > 0:
+                bisect.insort(self.ordered, number)
+            else:
+                del self.ordered[bisect.bisect_left(self.ordered, number)]
+        elif self.numbers == 0:
+            self.total = 0.0  # no drift left over once the window is empty
+        else:
+            self.total += number * step
 
     @property
     def last(self) -> float:
@@ -75,7 +128,11 @@ def numeric(value: Any) -> float | None:
 
 def percentile(values: list[float], rank: float) -> float:
     """The ``rank``-th percentile with linear interpolation between closest ranks (numpy's default)."""
-    ordered = sorted(values)
+    return sorted_percentile(sorted(values), rank)
+
+
+def sorted_percentile(ordered: list[float], rank: float) -> float:
+    """:func:`percentile` of values already sorted."""
     if len(ordered) == 1:
         return ordered[0]
     position = (len(ordered) - 1) * rank / 100.0
@@ -84,53 +141,55 @@ def percentile(values: list[float], rank: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-def measure(correlation: ResolvedCorrelation, items: list[Item]) -> float | None:
+def measure(correlation: ResolvedCorrelation, window: Window) -> float | None:
     """What the condition is compared with; None when there is nothing to compare (no numeric value)."""
     kind = correlation.rule.type
     if kind == "event_count":
-        return float(len(items))
-    if kind == "value_count":
-        return float(len({_hashable(i.value) for i in items if i.value is not None}))
-    if kind == "temporal":
-        return float(len({i.position for i in items}))
+        return float(len(window.items))
+    if kind == "value_count" or kind == "temporal":
+        return float(len(window.counts))
     if kind == "temporal_ordered":
-        return float(ordered_chain(items, len(correlation.sources)))
-    numbers = [n for n in (numeric(i.value) for i in items) if n is not None]
-    if not numbers:
+        return float(window_chain(window, len(correlation.sources)))
+    if not window.numbers:
         return None
     if kind == "value_sum":
-        return math.fsum(numbers)
+        return window.total
     if kind == "value_avg":
-        return math.fsum(numbers) / len(numbers)
+        return window.total / window.numbers
     if kind == "value_median":
-        return percentile(numbers, 50.0)
-    return percentile(numbers, correlation.rule.percentile or 50.0)
+        return sorted_percentile(window.ordered, 50.0)
+    return sorted_percentile(window.ordered, correlation.rule.percentile or 50.0)
 
 
-def ordered_chain(items: list[Item], length: int) -> int:
-    """How many of the rules, in their written order, occur one after another (strictly later in the total
-    order of time and arrival): greedy from the earliest observation, which finds the longest such prefix."""
-    expected = 0
-    for item in items:
-        if item.position == expected:
-            expected += 1
-            if expected == length:
-                break
-    return expected
+
+def window_chain(window: Window, length: int) -> int:
+    """How many of the rules, in their written order, occur one after another (each strictly later in the total
+    order of time and arrival): the earliest possible chain, found by a binary search per rule."""
+    after: tuple[float, float] = (-math.inf, -math.inf)
+    for position in range(length):
+        marks = window.chains.get(position)
+        if not marks:
+            return position
+        found = bisect.bisect_right(marks, after)
+        if found == len(marks):
+            return position
+        after = marks[found]
+    return length
 
 
-def satisfied(correlation: ResolvedCorrelation, items: list[Item]) -> tuple[bool, float]:
+def satisfied(correlation: ResolvedCorrelation, window: Window) -> tuple[bool, float]:
     rule = correlation.rule
+    items = window.items
     if rule.expression is not None:
-        present_positions = {i.position for i in items}
+        present_positions = set(window.counts) if rule.type == "temporal" else {i.position for i in items}
         present_names = {correlation.names[correlation.sources[p]] for p in present_positions}
         if rule.type == "temporal_ordered":
             # ordered and extended: the rules present must also have appeared in the written order
-            chain = ordered_chain(items, len(correlation.sources))
+            chain = window_chain(window, len(correlation.sources))
             present_names = {correlation.names[s] for s in correlation.sources[:chain]}
         ok = evaluate_expression(rule.expression, present_names.__contains__)
         return ok, float(len(present_names))
-    measured = measure(correlation, items)
+    measured = measure(correlation, window)
     if measured is None:
         return False, math.nan
     return rule.holds(measured), measured
