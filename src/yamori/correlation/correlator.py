@@ -115,13 +115,6 @@ def event_seconds(timestamp: str | None, fallback: float) -> float:
     return moment.timestamp()
 
 
-@dataclass(slots=True)
-class _Group:
-    window: Window
-    key: tuple[str, ...]
-    deadline: float = math.inf
-
-
 class Correlator:
     def __init__(self, correlations: CorrelationSet, lateness: float = 0.0, max_groups: int = 1_000_000,
                  max_future: float | None = None) -> None:
@@ -132,7 +125,7 @@ class Correlator:
         """Streaming: an event time more than this many seconds ahead of the wall clock is left out and does not
         move the watermark (one bogus year-2099 record would otherwise make every later event late)."""
         self.stats = CorrelatorStats()
-        self._groups: list[dict[tuple[str, ...], _Group]] = [{} for _ in correlations.correlations]
+        self._groups: list[dict[tuple[str, ...], Window]] = [{} for _ in correlations.correlations]
         self._deadlines: list[tuple[float, int, int, tuple[str, ...]]] = []  # (deadline, tie, correlation, key)
         self._pending: list[tuple[float, int, Observation]] = []
         self._seen: dict[tuple[str, str], float] = {}
@@ -269,15 +262,15 @@ class Correlator:
         value = fields.get(rule.field) if rule.field else None
         item = Item(observation.time, observation.order, observation.ref, position, value, observation.identity)
         if group is None:
-            group = groups[group_key] = _Group(Window(), group_key)
+            group = groups[group_key] = Window(group_key)
             self.stats.groups += 1
             if len(groups) > self.max_groups:
                 self._evict(index)
-        elif not rule.eager and observation.time > group.window.opened + rule.timespan:
+        elif not rule.eager and observation.time > group.opened + rule.timespan:
             self._close(index, group)  # a fixed window is complete once a later observation is past its end
-            group = groups[group_key] = _Group(Window(), group_key)
+            group = groups[group_key] = Window(group_key)
             self.stats.groups += 1
-        window = group.window
+        window = group
         window.add(item, rule.type)
         if rule.eager:
             window.slide(rule.timespan, rule.type)
@@ -309,7 +302,7 @@ class Correlator:
         new = last is None or observation.time - last > rule.timespan
         if new and observation.time - started >= rule.learning:
             item = Item(observation.time, observation.order, observation.ref, position, None, observation.identity)
-            self._fire(self.set.correlations[index], _Group(Window(), key), [item], 1.0)
+            self._fire(self.set.correlations[index], Window(key), [item], 1.0)
 
     def baselines(self) -> dict[str, dict[str, object]]:
         """The new_terms state (learning start and each combination's last time), to save across restarts."""
@@ -346,16 +339,16 @@ class Correlator:
         self.stats.groups -= 1
         self.stats.evicted += 1
 
-    def _close(self, index: int, group: _Group) -> None:
+    def _close(self, index: int, group: Window) -> None:
         correlation = self.set.correlations[index]
-        items = group.window.items
+        items = group.items
         if not items:
             return
-        ok, measured = satisfied(correlation, group.window)
+        ok, measured = satisfied(correlation, group)
         if ok:
             self._fire(correlation, group, contributing(correlation, items), measured)
 
-    def _fire(self, correlation: ResolvedCorrelation, group: _Group, items: list[Item], measured: float) -> None:
+    def _fire(self, correlation: ResolvedCorrelation, group: Window, items: list[Item], measured: float) -> None:
         names = correlation.rule.group_by
         alert = CorrelationAlert(
             correlation, dict(zip(names, group.key, strict=True)), items[0].time, items[-1].time,

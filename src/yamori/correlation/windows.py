@@ -29,23 +29,34 @@ class Item:
     """The observation's identity (its record's fingerprint): the same in a file hunt and a store hunt."""
 
 
+_NO_COUNTS: dict[Any, int] = {}
+_NO_CHAINS: dict[int, list[tuple[float, int]]] = {}
+_NO_NUMBERS: list[float] = []
+"""Shared, never written: the aggregates of a window whose type does not use them."""
+
+
 class Window:
     """One group's observations, with the aggregates its correlation type measures kept up to date as
     observations come and go, so that judging a window costs the same however many events it holds."""
 
-    __slots__ = ("chains", "counts", "items", "numbers", "opened", "ordered", "total")
+    __slots__ = ("chains", "counts", "deadline", "items", "key", "numbers", "opened", "ordered", "total")
 
-    def __init__(self) -> None:
+    def __init__(self, key: tuple[str, ...] = ()) -> None:
+        self.key = key
+        """The group's values, in group-by order."""
+        self.deadline = math.inf
+        """When the correlator next looks at it (a sliding window empty by then; a fixed window complete)."""
         self.items: list[Item] = []
         self.opened = math.inf
         """Fixed windows: the time of the first observation."""
-        self.counts: dict[Any, int] = {}
+        # the aggregates are made when a type needs them: an open group costs memory, a million of them a lot
+        self.counts: dict[Any, int] = _NO_COUNTS
         """value_count: how many observations hold each value; temporal: each rule position."""
-        self.chains: dict[int, list[tuple[float, int]]] = {}
+        self.chains: dict[int, list[tuple[float, int]]] = _NO_CHAINS
         """temporal_ordered: per rule position, its observations' (time, order), sorted."""
         self.total = 0.0
         self.numbers = 0
-        self.ordered: list[float] = []
+        self.ordered: list[float] = _NO_NUMBERS
         """value_median / value_percentile: the numbers, sorted."""
 
     def add(self, item: Item, kind: str) -> None:
@@ -76,6 +87,8 @@ class Window:
         if kind == "event_count":
             return
         if kind == "temporal_ordered":
+            if self.chains is _NO_CHAINS:
+                self.chains = {}
             marks = self.chains.setdefault(item.position, [])
             mark = (item.time, item.order)
             if step > 0:
@@ -87,6 +100,8 @@ class Window:
             key = item.position if kind == "temporal" else _hashable(item.value)
             if key is None:
                 return
+            if self.counts is _NO_COUNTS:
+                self.counts = {}
             left = self.counts.get(key, 0) + step
             if left:
                 self.counts[key] = left
@@ -98,6 +113,8 @@ class Window:
             return
         self.numbers += step
         if kind in ("value_median", "value_percentile"):
+            if self.ordered is _NO_NUMBERS:
+                self.ordered = []
             if step > 0:
                 bisect.insort(self.ordered, number)
             else:
