@@ -266,11 +266,14 @@ def test_hunt_command_over_the_store(fixture_store: Path, engine_factory: object
     code, out = run("hunt", "--store", "--store-dir", str(fixture_store), "--rules", str(RULES), "--format",
                     "jsonl", "--from", "2020-01-01", "--to", "2030-01-01")
     assert code == 0
+    # single-event detections only: events without a time of their own are stored with the time they were
+    # stored, so the store places them in correlation windows a file hunt leaves them out of (test_cli compares
+    # correlation alerts on events that all have a time)
     from_store = {(d["rule_id"], d["source"], d["record_id"]) for d in map(orjson.loads, out.splitlines())
-                  if d.get("rule_id")}
+                  if d.get("rule_id") and d["source"] != "correlation"}
     code, out = run("hunt", str(FIXTURES), "--rules", str(RULES), "--format", "jsonl", "--workers", "1")
     from_files = {(d["rule_id"], d["source"], d["record_id"]) for d in map(orjson.loads, out.splitlines())
-                  if d.get("rule_id")}
+                  if d.get("rule_id") and d["source"] != "correlation"}
     assert code == 3  # the fixtures hold broken records on purpose
     assert from_store == from_files and from_store
     code, out = run("hunt", "--store", "--store-dir", str(fixture_store), "--rules", str(RULES),
