@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import ColumnElement, CursorResult, Float, Index, Integer, String, Text, delete, func, select
+from sqlalchemy import ColumnElement, CursorResult, Float, Index, Integer, String, Text, and_, delete, func, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from yamori.alerts.detection import LEVELS
@@ -244,13 +244,13 @@ class RiskEngine:
         if moment is None:
             self.counters.untimed += 1
             return []
+        points = self.score(alert)
+        if points <= 0:
+            return []  # nothing to add: no query at all (most informational alerts)
         existing = session.scalar(select(RiskEvent.score).where(RiskEvent.alert_id == alert.alert_id).limit(1))
         if existing is not None:
             self.counters.replayed += 1
             alert.risk = existing
-            return []
-        points = self.score(alert)
-        if points <= 0:
             return []
         alert.risk = points
         at = iso(moment)
@@ -259,13 +259,14 @@ class RiskEngine:
         session.flush()
         start = iso(moment - self.window)
         crossings = []
+        totals = self._totals(session, entities, start, at)  # one query for every entity of the alert
         for kind, value in entities:
             in_window = (RiskEvent.entity_kind == kind, RiskEvent.entity_value == value, RiskEvent.time > start,
                          RiskEvent.time <= at)
-            total = self._sum(session, *in_window)
+            total = totals.get((kind, value), 0.0)
             if total < self.threshold:
                 continue
-            before = self._sum(session, *in_window, RiskEvent.alert_id != alert.alert_id)
+            before = total - points  # this alert added ``points`` to each of its entities, once
             if before >= self.threshold and self._crossed_since(session, kind, value, start):
                 continue  # above since a crossing less than a window ago
             alert_ids = tuple(dict.fromkeys(session.scalars(
@@ -275,6 +276,17 @@ class RiskEngine:
             crossings.append(RiskCrossing(kind, value, total, self.threshold, alert.alert_id, alert_ids, start, at))
         session.flush()
         return crossings
+
+    @staticmethod
+    def _totals(session: Session, entities: Sequence[tuple[str, str]], start: str, at: str
+                ) -> dict[tuple[str, str], float]:
+        """Each entity's risk in ``(start, at]``."""
+        chosen = or_(*(and_(RiskEvent.entity_kind == kind, RiskEvent.entity_value == value)
+                       for kind, value in entities))
+        rows = session.execute(select(RiskEvent.entity_kind, RiskEvent.entity_value, func.sum(RiskEvent.score))
+                               .where(chosen, RiskEvent.time > start, RiskEvent.time <= at)
+                               .group_by(RiskEvent.entity_kind, RiskEvent.entity_value))
+        return {(kind, value): float(total or 0.0) for kind, value, total in rows}
 
     @staticmethod
     def _sum(session: Session, *conditions: ColumnElement[bool]) -> float:
