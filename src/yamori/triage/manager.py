@@ -109,6 +109,7 @@ class AlertManager:
         with self.sessions() as session:
             known = set(session.scalars(select(AlertRecord.alert_id).where(
                 AlertRecord.alert_id.in_([a.alert_id for a in alerts])))) if alerts else set()
+            active = self.noise.active(session)  # exceptions and suppressions: read once per batch
             for alert in alerts:
                 if alert.alert_id in known:
                     self.stats.skipped += 1
@@ -117,10 +118,10 @@ class AlertManager:
                 before = session.scalar(select(func.max(Incident.id))) or 0
                 if self.context is not None:
                     self.context.enrich(alert)
-                self.noise.apply(session, alert)
+                self.noise.apply(session, alert, active)
                 crossings = self.risk.apply(session, alert)
                 incident = self.incidents.apply(session, alert, crossings)
-                save_alerts(session, [alert])
+                save_alerts(session, [alert], new=True)
                 session.flush()
                 if incident is not None:
                     target = opened if incident.id > before else updated

@@ -64,6 +64,7 @@ from yamori.triage.model import TriageAlert
 from yamori.triage.records import AlertRecord, iso
 
 log = logging.getLogger(__name__)
+Active = tuple[list["AlertException"], list["Suppression"]]
 
 DEFAULT_WINDOW = timedelta(minutes=10)
 DEFAULT_KEY = ("user", "host", "ip")
@@ -191,23 +192,20 @@ class NoiseControl:
     def policy(self, rule_id: str) -> DedupPolicy:
         return self.per_rule.get(rule_id, self.default)
 
-    def apply(self, session: Session, alert: TriageAlert) -> TriageAlert:
+    def apply(self, session: Session, alert: TriageAlert, active: Active | None = None) -> TriageAlert:
         """Exceptions, then suppressions, then deduplication; the first that applies sets ``suppressed_by``.
-        An alert already suppressed upstream is returned as it is."""
+        An alert already suppressed upstream is returned as it is. ``active``: what :meth:`active` returned for
+        a batch of alerts (read once for all of them), else read now."""
         if alert.suppressed_by is not None:
             return alert
         now = self.clock()
-        exceptions = list(session.scalars(select(AlertException).where(AlertException.expires > iso(now))
-                                          .order_by(AlertException.id)))
+        exceptions, suppressions = active if active is not None else self.active(session, now)
         hit = first_matching(exceptions, alert, self._bad_entry)
         if hit is not None:
             alert.suppressed_by = f"exception:{hit.id}"
             self.stats.exceptions += 1
             count_hit(session, hit, now)
             return alert
-        suppressions = list(session.scalars(select(Suppression).where(Suppression.until.is_(None)
-                                                                       | (Suppression.until > iso(now)))
-                                            .order_by(Suppression.id)))
         hit = first_matching(suppressions, alert, self._bad_entry)
         if hit is not None:
             alert.suppressed_by = f"suppression:{hit.id}"
@@ -218,6 +216,16 @@ class NoiseControl:
         if alert.suppressed_by is None:
             self.stats.passed += 1
         return alert
+
+    def active(self, session: Session, now: datetime | None = None) -> Active:
+        """The exceptions and suppressions in force now."""
+        now = now or self.clock()
+        exceptions = list(session.scalars(select(AlertException).where(AlertException.expires > iso(now))
+                                          .order_by(AlertException.id)))
+        suppressions = list(session.scalars(select(Suppression).where(Suppression.until.is_(None)
+                                                                       | (Suppression.until > iso(now)))
+                                            .order_by(Suppression.id)))
+        return exceptions, suppressions
 
     def _bad_entry(self, record: AlertException | Suppression, error: NoiseError) -> None:
         self.stats.bad_entries += 1

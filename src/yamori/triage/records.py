@@ -49,10 +49,12 @@ class AlertRecord(Base):
             suppressed_by=data["suppressed_by"], risk=data["risk"], incident_id=data["incident_id"])
 
 
-def save_alerts(session: Session, alerts: Iterable[TriageAlert]) -> None:
-    """Insert or update the rows of ``alerts`` (the caller commits)."""
+def save_alerts(session: Session, alerts: Iterable[TriageAlert], new: bool = False) -> None:
+    """Insert or update the rows of ``alerts`` (the caller commits); ``new``: the caller knows none is saved
+    yet (an insert, without looking first)."""
+    store = session.add if new else session.merge
     for alert in alerts:
-        session.merge(AlertRecord(
+        store(AlertRecord(
             alert_id=alert.alert_id, rule_id=alert.rule_id, title=alert.title, level=alert.level,
             severity=alert.severity, timestamp=sortable_time(alert.timestamp), received_ns=alert.received_ns,
             user=alert.user, host=alert.host, ip=alert.ip, suppressed_by=alert.suppressed_by, risk=alert.risk,
