@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -42,7 +43,7 @@ MEMORY_LIMIT = "1GB"
 """DuckDB's memory per search: `yamori serve` answers searches beside its pipeline."""
 SQL_MAX_ROWS = 10_000
 STREAM_BATCH = 2_048
-RETRIES = 3
+RETRIES = 5
 _SCHEMAS: dict[str, tuple[Schema, pa.Schema]] = {"events": (EVENTS, EVENT_SCHEMA), "alerts": (ALERTS, ALERT_SCHEMA)}
 _T = TypeVar("_T")
 
@@ -148,6 +149,7 @@ def _with_retry(root: Path, low: datetime | None, high: datetime | None,
                 raise
         finally:
             connection.close()
+        time.sleep(0.02 * (attempt + 1))  # a compaction is replacing files: give it a moment
     raise AssertionError("unreachable")
 
 
