@@ -129,9 +129,7 @@ def hunt_items(engine: Engine, name: str, items: Iterable[Event | BadRecord], op
             info = infos[index]
             if info.id in routes:
                 assert correlations is not None
-                seen = observation(correlations, info.id, item, f"{name}#{item.position}")
-                if seen.time == seen.time:  # an event without a time has no place in a window (NaN)
-                    result.observations.append(seen)
+                result.observations.append(observation(correlations, info.id, item, f"{name}#{item.position}"))
                 if info.id in silenced:
                     continue  # read by correlations only (generate: false): no alert of its own
             detection = Detection.of(info, item)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -16,12 +16,16 @@ from yamori.engine.ruleset import CompiledRuleSet
 from yamori.events import Event
 
 
-def observation(correlations: CorrelationSet, rule_id: str, event: Event, ref: str) -> Observation:
-    """The observation a detection of ``rule_id`` on ``event`` makes: its time and the fields correlations read."""
+def observation(correlations: CorrelationSet, rule_id: str, event: Event, ref: str,
+                moment: float | None = None) -> Observation:
+    """The observation a detection of ``rule_id`` on ``event`` makes: its time (``moment`` when the caller has
+    it already; NaN when the event has none) and the fields correlations read."""
     fields = event.fields
     needed: dict[str, Any] = {name: fields[name] for name in correlations.needed_fields.get(rule_id, ())
                               if name in fields}
-    return Observation(rule_id, event_seconds(event.timestamp, math.nan), ref, needed, identity=fingerprint(event))
+    if moment is None:
+        moment = event_seconds(event.timestamp, math.nan)
+    return Observation(rule_id, moment, ref, needed, identity=fingerprint(event))
 
 
 def fingerprint(event: Event) -> str:
@@ -42,7 +46,7 @@ def correlate_events(ruleset: CompiledRuleSet, events: Iterable[Event],
                      correlations: CorrelationSet | None = None) -> list[CorrelationAlert]:
     """Every correlation alert the events make, events taken in time order (ties: the order given).
 
-    Events without a readable time are left out of correlation (they have no place in a window).
+    Events without a readable time are left out of correlation (``correlate`` drops them: no place in a window).
     """
     correlations = correlations if correlations is not None else correlation_set(ruleset)
     engine = Engine(ruleset)
@@ -52,14 +56,5 @@ def correlate_events(ruleset: CompiledRuleSet, events: Iterable[Event],
         for index in engine.match(event):
             rule_id = infos[index].id
             if rule_id in correlations.routes:
-                seen = observation(correlations, rule_id, event, event.position or str(number))
-                if not math.isnan(seen.time):
-                    observations.append(seen)
+                observations.append(observation(correlations, rule_id, event, event.position or str(number)))
     return correlate(correlations, observations)
-
-
-def group_alerts(alerts: Sequence[CorrelationAlert]) -> dict[str, list[CorrelationAlert]]:
-    by_rule: dict[str, list[CorrelationAlert]] = {}
-    for alert in alerts:
-        by_rule.setdefault(alert.correlation.id, []).append(alert)
-    return by_rule

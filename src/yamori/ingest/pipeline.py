@@ -159,9 +159,7 @@ class Pipeline:
                     rule_id = infos[rule_index].id
                     if rule_id in routes:
                         seen += 1
-                        again = observation(self.correlations, rule_id, event, event_id)
-                        again.time = moment
-                        correlator.push(again)
+                        correlator.push(observation(self.correlations, rule_id, event, event_id, moment))
         if seen:
             log.info("correlation state rebuilt from %d stored observations of the last %.0f s in %.1f s", seen,
                      reach, time.monotonic() - started)
@@ -234,9 +232,8 @@ class Pipeline:
             for rule_index in self.engine.match(item):
                 info = infos[rule_index]
                 if info.id in self.correlations.routes:
-                    seen = observation(self.correlations, info.id, item, stored.event_id)
-                    seen.time = moment
-                    correlated += correlator.push(seen)
+                    correlated += correlator.push(observation(self.correlations, info.id, item, stored.event_id,
+                                                              moment))
                     if info.id in self.correlations.silenced:
                         continue
                 self._add_alert(StoredAlert(seq, stored.index, input_name, record.received_ns,
