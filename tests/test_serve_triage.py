@@ -214,3 +214,5 @@ def run_scenario(server: RunningServer, tmp: Path, hook: Any, smtp: Any, command
     assert any(entry["action"] == "status" and entry["actor"] == "admin" for entry in detail["history"])
     stats = {row["rule_id"]: row for row in server.get("/api/v1/rules/stats").json()["rules"]}
     assert stats[SERVICE]["true_positive"] >= 1
+    audited = [orjson.loads(line) for line in (server.data_dir / "audit.jsonl").read_bytes().splitlines()]
+    assert any(entry["path"] == "/api/v1/triage/alerts" and entry["status"] == 200 for entry in audited)

@@ -25,6 +25,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session
 
+from yamori.api.audit import audited as audited_call
 from yamori.api.auth import Principal, require
 from yamori.exceptions import QueryError
 from yamori.store.query import parse_time
@@ -69,8 +70,7 @@ def build_incident_router(sessions: Callable[[], Session], risk: RiskEngine | No
     def audited(request: Request, who: Principal, action: Callable[[Session], Any], commit: bool = False,
                 detail: str = "") -> Any:
         """Run ``action`` in a session; map refusals to 400/404; write the outcome to the audit log."""
-        audit = request.app.state.yamori.audit
-        try:
+        def run() -> Any:
             with sessions() as session:
                 try:
                     result = action(session)
@@ -80,11 +80,8 @@ def build_incident_router(sessions: Callable[[], Session], risk: RiskEngine | No
                     raise HTTPException(400, detail=str(error)) from error
                 if commit:
                     session.commit()
-        except HTTPException as error:
-            audit.write(who.name, request, error.status_code, str(error.detail)[:200], role=who.role)
-            raise
-        audit.write(who.name, request, 200, detail, role=who.role)
-        return result
+            return result
+        return audited_call(request, who, run, detail=detail)
 
     @router.get("/api/v1/incidents")
     def list_incidents(request: Request, status: Annotated[list[str] | None, Query()] = None,

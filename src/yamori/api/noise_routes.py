@@ -26,6 +26,7 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
+from yamori.api.audit import audited as audited_call
 from yamori.api.auth import Principal, require
 from yamori.triage.exceptions import (
     NoiseError,
@@ -67,20 +68,16 @@ def build_noise_router(sessions: Callable[[], Session], *, reader: Any = None, a
     router = APIRouter(prefix="/api/v1")
 
     def audited(request: Request, who: Principal, action: Callable[[Session], Any], status: int = 200) -> Any:
-        """Run ``action`` in a session (committed when it succeeds) and audit who did it and how it went."""
-        audit = request.app.state.yamori.audit
-        try:
-            with sessions() as session:
-                result = action(session)
-                session.commit()
-        except NoiseError as error:
-            audit.write(who.name, request, 400, str(error)[:200], role=who.role)
-            raise HTTPException(400, detail=str(error)) from error
-        except HTTPException as error:
-            audit.write(who.name, request, error.status_code, str(error.detail)[:200], role=who.role)
-            raise
-        audit.write(who.name, request, status, role=who.role)
-        return result
+        """Run ``action`` in a session (committed when it succeeds), a refused input as 400; audited."""
+        def run() -> Any:
+            try:
+                with sessions() as session:
+                    result = action(session)
+                    session.commit()
+            except NoiseError as error:
+                raise HTTPException(400, detail=str(error)) from error
+            return result
+        return audited_call(request, who, run, status)
 
     @router.get("/exceptions")
     def get_exceptions(request: Request, include_expired: bool = False, who: Principal = reader) -> dict[str, Any]:

@@ -8,11 +8,11 @@ counts per time bucket; ``sql`` (admin role only) for one read-only SQL statemen
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Literal
 
 from fastapi import FastAPI, HTTPException, Query, Request
 
+from yamori.api.audit import audited
 from yamori.api.auth import Principal
 from yamori.exceptions import QueryError
 from yamori.store import search as store_search
@@ -34,16 +34,6 @@ def add_search_routes(app: FastAPI, state: Any, reader: Any, admin: Any) -> None
             return {"rows": rows, "count": len(rows)}
         except QueryError as error:
             raise HTTPException(400, detail=str(error)) from error
-
-    def audited(request: Request, who: Principal, search: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        """Run a search and write who asked for what, and how it went, to the audit log."""
-        try:
-            result = search()
-        except HTTPException as error:
-            state.audit.write(who.name, request, error.status_code, str(error.detail)[:200], role=who.role)
-            raise
-        state.audit.write(who.name, request, 200, role=who.role)
-        return result
 
     @app.get("/api/v1/search")
     def search_events(request: Request, q: str | None = None,
@@ -70,10 +60,10 @@ def add_search_routes(app: FastAPI, state: Any, reader: Any, admin: Any) -> None
                 start: str | None = Query(None, alias="from"), end: str | None = Query(None, alias="to"),
                 who: Principal = admin) -> dict[str, Any]:
         """One read-only SQL statement over the views ``events`` and ``alerts`` (admin role)."""
-        try:
-            rows = store_search.sql(root, statement, start, end)
-        except QueryError as error:
-            state.audit.write(who.name, request, 400, str(error)[:200], role=who.role)
-            raise HTTPException(400, detail=str(error)) from error
-        state.audit.write(who.name, request, 200, role=who.role)
-        return {"rows": rows, "count": len(rows)}
+        def query() -> dict[str, Any]:
+            try:
+                rows = store_search.sql(root, statement, start, end)
+            except QueryError as error:
+                raise HTTPException(400, detail=str(error)) from error
+            return {"rows": rows, "count": len(rows)}
+        return audited(request, who, query)

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from sqlalchemy.orm import Session
 
+from yamori.api.audit import audited
 from yamori.api.auth import Principal, require
 from yamori.exceptions import QueryError
 from yamori.store.query import parse_time
@@ -30,22 +31,25 @@ def build_triage_router(manager: AlertManager) -> APIRouter:
                        rule: list[str] | None = RULES, limit: int = Query(100, ge=1, le=10_000),
                        who: Principal = reader) -> dict[str, Any]:
         """Handled alerts by event time, newest last; suppressed ones (duplicates, exceptions) on request."""
-        try:
-            since = iso(parse_time(start)) if start else None
-            until = iso(parse_time(end)) if end else None
-        except QueryError as error:
-            raise HTTPException(400, detail=str(error)) from None
-        with sessions() as session:
-            rows = query_alerts(session, since=since, until=until, rule_ids=rule,
-                                include_suppressed=include_suppressed)
-            chosen = rows[-limit:]
-            return {"total": len(rows), "alerts": [row.alert().to_dict() for row in chosen]}
+        def read() -> dict[str, Any]:
+            try:
+                since = iso(parse_time(start)) if start else None
+                until = iso(parse_time(end)) if end else None
+            except QueryError as error:
+                raise HTTPException(400, detail=str(error)) from None
+            with sessions() as session:
+                rows = query_alerts(session, since=since, until=until, rule_ids=rule,
+                                    include_suppressed=include_suppressed)
+                return {"total": len(rows), "alerts": [row.alert().to_dict() for row in rows[-limit:]]}
+        return audited(request, who, read)
 
     @router.get("/api/v1/triage/status")
-    def triage_status(who: Principal = reader) -> dict[str, Any]:
-        status = asdict(manager.stats)
-        if manager.context is not None:
-            status["context_problems"] = list(manager.context.problems)[:50]
-        return status
+    def triage_status(request: Request, who: Principal = reader) -> dict[str, Any]:
+        def read() -> dict[str, Any]:
+            status = asdict(manager.stats)
+            if manager.context is not None:
+                status["context_problems"] = list(manager.context.problems)[:50]
+            return status
+        return audited(request, who, read)
 
     return router
