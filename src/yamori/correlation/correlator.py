@@ -23,6 +23,7 @@ from typing import Any
 from yamori.alerts.detection import HOST_FIELDS, Detection
 from yamori.correlation.ruleset import CorrelationSet, ResolvedCorrelation
 from yamori.correlation.windows import Item, Window, contributing, satisfied
+from yamori.parsers.timestamps import parse_iso
 
 
 @dataclass(slots=True)
@@ -104,15 +105,8 @@ def iso_time(seconds: float) -> str:
 
 def event_seconds(timestamp: str | None, fallback: float) -> float:
     """Seconds since the epoch of an ISO 8601 event time; ``fallback`` when absent or unreadable."""
-    if not timestamp:
-        return fallback
-    try:
-        moment = datetime.fromisoformat(timestamp)
-    except ValueError:
-        return fallback
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+    moment = parse_iso(timestamp) if timestamp else None
+    return moment.timestamp() if moment is not None else fallback
 
 
 class Correlator:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from yamori import attack
+from yamori.parsers.timestamps import parse_iso
 
 EntityKind = Literal["user", "host", "ip"]
 
@@ -81,13 +82,9 @@ class TriageAlert:
 
     def moment(self) -> datetime | None:
         """The event time in UTC; the receive time when the event time is missing or unreadable; else None."""
-        if self.timestamp:
-            try:
-                moment = datetime.fromisoformat(self.timestamp.replace("Z", "+00:00"))
-            except ValueError:
-                moment = None
-            if moment is not None:
-                return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        moment = parse_iso(self.timestamp) if self.timestamp else None
+        if moment is not None:
+            return moment.astimezone(UTC)
         if self.received_ns > 0:
             return datetime.fromtimestamp(self.received_ns / 1e9, UTC)
         return None

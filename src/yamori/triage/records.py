@@ -13,6 +13,7 @@ import orjson
 from sqlalchemy import Float, Index, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from yamori.parsers.timestamps import parse_iso
 from yamori.triage.db import Base
 from yamori.triage.model import TriageAlert
 
@@ -72,13 +73,8 @@ def sortable_time(timestamp: str | None) -> str | None:
     ``08:00:00.5Z`` before ``08:00:00Z``); unreadable times are kept as they are."""
     if timestamp is None:
         return None
-    try:
-        moment = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
-    except ValueError:
-        return timestamp
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return iso(moment.astimezone(UTC))
+    moment = parse_iso(timestamp)
+    return iso(moment.astimezone(UTC)) if moment is not None else timestamp
 
 
 def query_alerts(session: Session, *, since: str | None = None, until: str | None = None,
