@@ -23,7 +23,7 @@ from typing import Any
 from yamori.alerts.detection import HOST_FIELDS, Detection
 from yamori.correlation.ruleset import CorrelationSet, ResolvedCorrelation
 from yamori.correlation.windows import Item, Window, contributing, satisfied
-from yamori.parsers.timestamps import parse_iso
+from yamori.parsers.timestamps import parse_iso, utc_iso
 
 
 @dataclass(slots=True)
@@ -100,7 +100,7 @@ class CorrelatorStats:
 
 
 def iso_time(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
+    return utc_iso(datetime.fromtimestamp(seconds, UTC))
 
 
 def event_seconds(timestamp: str | None, fallback: float) -> float:

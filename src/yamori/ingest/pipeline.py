@@ -34,7 +34,7 @@ import orjson
 from yamori.alerts.detection import Detection
 from yamori.correlation.correlator import CorrelationAlert, Correlator, event_seconds
 from yamori.correlation.offline import observation
-from yamori.correlation.ruleset import build_correlation_set
+from yamori.correlation.ruleset import CorrelationSet, build_correlation_set
 from yamori.engine.matcher import Engine
 from yamori.events import BadRecord
 from yamori.hunt import make_engine, silence_below_level
@@ -98,10 +98,11 @@ class _Batch:
 class Pipeline:
     """One pipeline over one log and one store; ``step()`` does one poll's worth of work."""
 
-    def __init__(self, settings: PipelineSettings, engine: Engine) -> None:
+    def __init__(self, settings: PipelineSettings, engine: Engine, correlations: CorrelationSet | None = None) -> None:
         self.settings = settings
         self.engine = engine
-        self.correlations = build_correlation_set(engine.infos, engine.ruleset.correlations)
+        self.correlations = correlations if correlations is not None else \
+            build_correlation_set(engine.infos, engine.ruleset.correlations)
         if self.correlations and settings.stripes > 1:
             # a group's detections would be spread over the stripes: no stripe could count them all
             log.error("correlation rules need [pipeline] workers = 1: %d correlation rules not run",
@@ -367,7 +368,7 @@ def run_pipeline(settings: PipelineSettings, stats_out: Connection, stop: Any) -
     with _store_lock(settings.store_dir, settings.stripe, lambda: os.getppid() != parent):
         ruleset = load_ruleset(settings.rule_paths)
         correlations = build_correlation_set(ruleset.infos, ruleset.correlations)
-        pipeline = Pipeline(settings, make_engine(ruleset, settings.min_level, correlations))
+        pipeline = Pipeline(settings, make_engine(ruleset, settings.min_level, correlations), correlations)
         log.info("pipeline %d (stripe %d of %d): %d rules, resuming after log record %d", os.getpid(),
                  settings.stripe, settings.stripes, len(ruleset.infos), pipeline.committed_seq)
         stats_out.send(pipeline.stats)
