@@ -20,8 +20,6 @@ from yamori.engine.matcher import Engine
 from yamori.engine.ruleset import CompiledRuleSet, load_ruleset
 from yamori.exceptions import YamoriError
 from yamori.hunt import HuntOptions
-from yamori.rules.loader import RuleFile, iter_rule_files, load_rule_files
-from yamori.rules.model import RuleProblem
 from yamori.triage.model import TriageAlert
 
 SAMPLE = 10
@@ -49,14 +47,18 @@ class BacktestReport:
                 "sample": self.sample}
 
 
-def target_ids(rule_path: Path) -> list[str]:
-    """The ids of the rules (and correlations) in the file or folder to backtest."""
-    problems: list[RuleProblem] = []
-    files: list[RuleFile] = list(iter_rule_files([rule_path], problems))
-    loaded, _ = load_rule_files(files)
-    found = [rule.info.id for rule in loaded.rules] + [c.info.id for c in loaded.correlations]
+def target_ids(ruleset: CompiledRuleSet, rule_path: Path) -> list[str]:
+    """The ids of the loaded rules (and correlations) that come from the file or folder to backtest."""
+    target = rule_path.resolve()
+
+    def inside(label: str) -> bool:
+        where = Path(label.split("!", 1)[0]).resolve()  # a zip member's label is archive.zip!member
+        return where == target or where.is_relative_to(target)
+
+    found = [info.id for info in ruleset.infos if inside(info.path)]
+    found += [c.info.id for c in ruleset.correlations if inside(c.info.path) and c.type != "new_terms"]
     if not found:
-        reasons = "; ".join(p.reason for p in (problems + loaded.problems)[:3]) or "no rule in it"
+        reasons = "; ".join(p.reason for p in ruleset.problems if inside(p.path))[:300] or "no rule in it"
         raise BacktestError(f"{rule_path}: nothing to backtest ({reasons})")
     return found
 
@@ -92,8 +94,8 @@ def backtest(rule_path: Path, reference_paths: Sequence[Path], store_root: Path,
              end: str | None) -> BacktestReport:
     from yamori.store.hunt import iter_store_results
 
-    targets = target_ids(rule_path)
     ruleset = load_ruleset(_without_overlap(rule_path, reference_paths))
+    targets = target_ids(ruleset, rule_path)
     correlations, single, run = plan(ruleset, targets)
     engine = Engine(ruleset, enabled=lambda info: info.id in run)
     options = HuntOptions(workers=1, correlations=correlations if correlations else None)
