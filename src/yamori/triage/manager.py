@@ -110,12 +110,12 @@ class AlertManager:
             known = set(session.scalars(select(AlertRecord.alert_id).where(
                 AlertRecord.alert_id.in_([a.alert_id for a in alerts])))) if alerts else set()
             active = self.noise.active(session)  # exceptions and suppressions: read once per batch
+            newest = session.scalar(select(func.max(Incident.id))) or 0  # ids above it are opened by this batch
             for alert in alerts:
                 if alert.alert_id in known:
                     self.stats.skipped += 1
                     continue
                 known.add(alert.alert_id)
-                before = session.scalar(select(func.max(Incident.id))) or 0
                 if self.context is not None:
                     self.context.enrich(alert)
                 self.noise.apply(session, alert, active)
@@ -124,7 +124,7 @@ class AlertManager:
                 save_alerts(session, [alert], new=True)
                 session.flush()
                 if incident is not None:
-                    target = opened if incident.id > before else updated
+                    target = opened if incident.id > newest else updated
                     if incident.id not in opened and incident.id not in target:
                         target.append(incident.id)
                 self.stats.suppressed += alert.suppressed_by is not None
